@@ -1,0 +1,159 @@
+"""Shared input validation: NumPy-aware pydantic fields and one-line errors.
+
+Problem classes are pydantic models whose array fields go through
+:func:`array_field`; any pydantic error is turned into one
+:class:`~edgealloc.errors.ValidationError` naming the field (``c2[3]``,
+``energy.budget``) by :func:`validate_model`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
+
+import numpy as np
+import pydantic
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
+
+from .errors import ValidationError
+
+__all__ = [
+    "FloatArray",
+    "array_field",
+    "check_length",
+    "format_loc",
+    "validate_model",
+]
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+FloatArray = np.ndarray
+
+
+def _fail(message: str) -> PydanticCustomError:
+    return PydanticCustomError("edgealloc", message)
+
+
+def _coerce_array(value: Any, *, integer: bool) -> np.ndarray:
+    if isinstance(value, str | bytes | Mapping) or value is None:
+        raise _fail(f"must be a list of numbers (got {type(value).__name__})")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise _fail("must be a list of numbers") from None
+    if arr.ndim != 1:
+        raise _fail(f"must be a flat list of numbers (got an array of shape {arr.shape})")
+    if arr.size == 0:
+        raise _fail("must not be empty")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise _fail(f"[{i}] must be finite (got {arr[i]})")
+    if integer:
+        frac = arr != np.round(arr)
+        if frac.any():
+            i = int(np.flatnonzero(frac)[0])
+            raise _fail(f"[{i}] must be an integer (got {arr[i]})")
+    return arr
+
+
+def array_field(
+    *,
+    positive: bool = False,
+    nonnegative: bool = False,
+    integer: bool = False,
+) -> Any:
+    """An annotated NumPy array type for a pydantic field.
+
+    The value is converted to a read-only float64 array and checked to be
+    non-empty, flat, finite and (optionally) positive, non-negative or
+    integral. Errors name the first offending element, e.g.
+    ``c2[3]: must be > 0 (got -1.0)``.
+    """
+
+    def validate(value: Any) -> np.ndarray:
+        arr = _coerce_array(value, integer=integer)
+        if positive:
+            bad = arr <= 0
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise _fail(f"[{i}] must be > 0 (got {arr[i]:g})")
+        if nonnegative:
+            bad = arr < 0
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise _fail(f"[{i}] must be >= 0 (got {arr[i]:g})")
+        arr = np.array(arr, dtype=float, copy=True)
+        arr.setflags(write=False)
+        return arr
+
+    return Annotated[np.ndarray, BeforeValidator(validate)]
+
+
+def check_length(name: str, arr: np.ndarray, n: int, reference: str) -> None:
+    """Raise a pydantic-compatible error when ``arr`` does not have ``n`` entries."""
+    if arr.shape[0] != n:
+        raise ValueError(
+            f"{name}: has {arr.shape[0]} entries, expected {n} (one per device, as {reference})"
+        )
+
+
+def format_loc(loc: tuple[Any, ...]) -> str:
+    """Format a pydantic error location as a dotted path with list indices."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _one_line(exc: pydantic.ValidationError, prefix: str = "") -> ValidationError:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    field = format_loc(tuple(first.get("loc", ())))
+    msg = str(first.get("msg", "invalid value"))
+    kind = first.get("type", "")
+    if kind == "missing":
+        msg = "missing required field"
+    elif kind == "extra_forbidden":
+        msg = "unknown field"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    # A model-level check reports "field: problem" itself.
+    if not field and ": " in msg:
+        field, msg = msg.split(": ", 1)
+    if msg.startswith("[") and "]" in msg:
+        idx, rest = msg.split("]", 1)
+        field = f"{field}{idx}]"
+        msg = rest.strip()
+    if prefix:
+        field = f"{prefix}.{field}" if field else prefix
+    if len(errors) > 1:
+        msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return ValidationError(field, msg)
+
+
+def validate_model(model: type[M], data: Any, *, prefix: str = "") -> M:
+    """Validate ``data`` into ``model``, raising one-line :class:`ValidationError`."""
+    if not isinstance(data, Mapping):
+        raise ValidationError(
+            prefix or "document", f"must be a mapping (got {type(data).__name__})"
+        )
+    try:
+        return model.model_validate(dict(data))
+    except pydantic.ValidationError as exc:
+        raise _one_line(exc, prefix) from None
+
+
+def wrap_init(init: Callable[..., None]) -> Callable[..., None]:
+    """Decorate a pydantic ``__init__`` so that keyword construction raises our error."""
+
+    def __init__(self: Any, /, **data: Any) -> None:
+        try:
+            init(self, **data)
+        except pydantic.ValidationError as exc:
+            raise _one_line(exc) from None
+
+    return __init__

@@ -1,0 +1,181 @@
+"""One entry point over all families: :func:`solve`, :func:`load_problem`.
+
+Like ``scipy.optimize.minimize(method=...)``: the family is read from the
+problem, the scheme is a string, dispatch goes through a registry.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InfeasibleError, ValidationError
+from .result import Result, Status
+
+__all__ = ["FAMILIES", "load_document", "load_problem", "problem_from_dict", "schemes", "solve"]
+
+
+def _mel():
+    from .mel import SCHEMES, MelProblem
+
+    return MelProblem, SCHEMES
+
+
+#: family name -> loader returning (problem class, {scheme: solver}); imported lazily.
+FAMILIES: dict[str, Callable[[], tuple[type, Mapping[str, Callable[..., Result]]]]] = {
+    "mel": _mel,
+}
+
+
+def _family(name: Any) -> tuple[type, Mapping[str, Callable[..., Result]]]:
+    if name not in FAMILIES:
+        known = ", ".join(sorted(FAMILIES))
+        raise ValidationError("family", f"unknown family {name!r} (known: {known})")
+    return FAMILIES[name]()
+
+
+def schemes(family: str) -> list[str]:
+    """The scheme names a family offers, the exact one first."""
+    return list(_family(family)[1])
+
+
+def problem_from_dict(data: Mapping[str, Any]) -> Any:
+    """Validate a canonical document into its family's problem object."""
+    if not isinstance(data, Mapping):
+        raise ValidationError("document", f"must be a mapping (got {type(data).__name__})")
+    if "family" not in data:
+        if "scenario" in data:
+            from .scenarios import compile_scenario
+
+            return compile_scenario(data)
+        raise ValidationError(
+            "family", "missing required field (a canonical problem names its family)"
+        )
+    cls, _ = _family(data["family"])
+    return cls.from_dict(data)
+
+
+def load_document(path: str | Path) -> Any:
+    """Read a JSON or YAML file, with one-line errors for missing or malformed files."""
+    path = Path(path)
+    if not path.exists():
+        raise ValidationError(str(path), "no such file")
+    if path.is_dir():
+        raise ValidationError(str(path), "is a directory, not a problem file")
+    text = path.read_text()
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        elif isinstance(exc, json.JSONDecodeError):
+            where = f" at line {exc.lineno}, column {exc.colno}"
+        raise ValidationError(
+            str(path), f"not valid {path.suffix.lstrip('.') or 'YAML'}{where}"
+        ) from None
+
+
+def load_problem(
+    source: str | Path | Mapping[str, Any], *, overrides: Mapping[str, Any] | None = None
+) -> Any:
+    """Load a canonical problem, a physical scenario (compiled) or a preset name.
+
+    Parameters
+    ----------
+    source
+        A path to a JSON/YAML file, a mapping, or a preset name such as
+        ``"mel-sync"``.
+    overrides
+        ``{dotted.key: value}`` applied to a scenario or preset before
+        compiling (the CLI's ``--set key=value``).
+
+    Examples
+    --------
+    >>> p = load_problem("mel-sync", overrides={"devices": 10})
+    >>> p.n_devices
+    10
+    """
+    from .scenarios import PRESETS, compile_scenario
+
+    if isinstance(source, Mapping):
+        data: Any = dict(source)
+    else:
+        text = str(source)
+        if text in PRESETS and not Path(text).exists():
+            return compile_scenario(PRESETS[text](), overrides=overrides)
+        data = load_document(source)
+    if isinstance(data, Mapping) and "scenario" in data and "family" not in data:
+        return compile_scenario(data, overrides=overrides)
+    if overrides:
+        data = dict(data)
+        for key, value in overrides.items():
+            if "." in key:
+                raise ValidationError(
+                    key, "nested overrides apply to scenarios, not canonical problems"
+                )
+            data[key] = value
+    return problem_from_dict(data)
+
+
+def solve(problem: Any, scheme: str = "optimal", *, raise_infeasible: bool = True) -> Result:
+    """Solve a problem of any family with the named scheme.
+
+    Parameters
+    ----------
+    problem
+        A problem object (e.g. :class:`edgealloc.mel.MelProblem`), a canonical
+        mapping, a path or a preset name (see :func:`load_problem`).
+    scheme
+        The family's scheme name (``"optimal"``, ``"relaxed"``, ``"paper"``, ...).
+    raise_infeasible
+        Raise :class:`~edgealloc.errors.InfeasibleError` when the input admits
+        no allocation (default); with ``False`` return a ``Result`` whose
+        status is ``infeasible`` and whose ``info`` says what would help.
+
+    Examples
+    --------
+    >>> import edgealloc
+    >>> res = edgealloc.solve("mel-sync", "optimal")
+    >>> res.status.value, res.objective >= 1
+    ('optimal', True)
+    """
+    if not hasattr(problem, "FAMILY"):
+        problem = load_problem(problem)
+    _, table = _family(problem.FAMILY)
+    if scheme not in table:
+        known = ", ".join(table)
+        raise ValidationError(
+            "scheme", f"unknown scheme {scheme!r} for family {problem.FAMILY} (known: {known})"
+        )
+    t0 = time.perf_counter()
+    try:
+        return table[scheme](problem)
+    except InfeasibleError as exc:
+        if raise_infeasible:
+            raise
+        info: dict[str, Any] = {}
+        if exc.min_deadline is not None:
+            info["min_deadline"] = exc.min_deadline
+        if exc.energy_shortfall is not None:
+            info["energy_shortfall"] = exc.energy_shortfall
+        info.update(exc.details)
+        return Result(
+            family=problem.FAMILY,
+            scheme=scheme,
+            status=Status.INFEASIBLE,
+            objective=float("nan"),
+            bound=float("nan"),
+            message=str(exc),
+            solve_seconds=time.perf_counter() - t0,
+            allocation=None,
+            info=info,
+        )
