@@ -8,7 +8,8 @@ Problem classes are pydantic models whose array fields go through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
 import numpy as np
@@ -20,9 +21,11 @@ from .errors import ValidationError
 
 __all__ = [
     "FloatArray",
+    "FrozenModel",
     "array_field",
     "check_length",
     "format_loc",
+    "matrix_field",
     "validate_model",
 ]
 
@@ -90,6 +93,34 @@ def array_field(
     return Annotated[np.ndarray, BeforeValidator(validate)]
 
 
+def matrix_field(*, nonnegative: bool = False) -> Any:
+    """An annotated square NumPy matrix type for a pydantic field (read-only float64).
+
+    Errors name the first offending entry, e.g. ``link_rate[2][0]: must be >= 0``.
+    """
+
+    def validate(value: Any) -> np.ndarray:
+        if isinstance(value, str | bytes | Mapping) or value is None:
+            raise _fail(f"must be a square matrix of numbers (got {type(value).__name__})")
+        try:
+            arr = np.array(value, dtype=float)
+        except (TypeError, ValueError):
+            raise _fail("must be a square matrix of numbers (rows of equal length)") from None
+        if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.size == 0:
+            raise _fail(f"must be a non-empty square matrix (got shape {arr.shape})")
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            i, j = (int(x) for x in np.argwhere(bad)[0])
+            raise _fail(f"[{i}][{j}] must be finite (got {arr[i, j]})")
+        if nonnegative and (arr < 0).any():
+            i, j = (int(x) for x in np.argwhere(arr < 0)[0])
+            raise _fail(f"[{i}][{j}] must be >= 0 (got {arr[i, j]:g})")
+        arr.setflags(write=False)
+        return arr
+
+    return Annotated[np.ndarray, BeforeValidator(validate)]
+
+
 def check_length(name: str, arr: np.ndarray, n: int, reference: str) -> None:
     """Raise a pydantic-compatible error when ``arr`` does not have ``n`` entries."""
     if arr.shape[0] != n:
@@ -115,6 +146,12 @@ def _one_line(exc: pydantic.ValidationError, prefix: str = "") -> ValidationErro
     field = format_loc(tuple(first.get("loc", ())))
     msg = str(first.get("msg", "invalid value"))
     kind = first.get("type", "")
+    inner = (first.get("ctx") or {}).get("error")
+    if isinstance(inner, ValidationError):  # a nested FrozenModel's own one-line error
+        sub = inner.field
+        field = f"{field}{sub}" if sub.startswith("[") or not field else f"{field}.{sub}"
+        msg = inner.problem
+        kind = "nested"
     if kind == "missing":
         msg = "missing required field"
     elif kind == "extra_forbidden":
@@ -147,13 +184,34 @@ def validate_model(model: type[M], data: Any, *, prefix: str = "") -> M:
         raise _one_line(exc, prefix) from None
 
 
-def wrap_init(init: Callable[..., None]) -> Callable[..., None]:
-    """Decorate a pydantic ``__init__`` so that keyword construction raises our error."""
+class FrozenModel(pydantic.BaseModel):
+    """Base of the canonical problems: immutable, unknown fields rejected, NumPy arrays.
 
-    def __init__(self: Any, /, **data: Any) -> None:
+    Keyword construction raises one-line :class:`ValidationError` like
+    :func:`validate_model`; equality compares the canonical documents
+    (``to_dict()``), so arrays compare by value.
+    """
+
+    model_config = pydantic.ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, strict=False
+    )
+
+    def __init__(self, /, **data: Any) -> None:
         try:
-            init(self, **data)
+            super().__init__(**data)
         except pydantic.ValidationError as exc:
             raise _one_line(exc) from None
 
-    return __init__
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        from .result import to_jsonable
+
+        mine = json.dumps(to_jsonable(self.to_dict()), sort_keys=True)
+        theirs = json.dumps(to_jsonable(other.to_dict()), sort_keys=True)  # type: ignore[attr-defined]
+        return mine == theirs
+
+    __hash__ = None  # type: ignore[assignment]

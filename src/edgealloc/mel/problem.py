@@ -36,7 +36,7 @@ import numpy as np
 import pydantic
 from numpy.typing import ArrayLike, NDArray
 
-from .._validation import array_field, check_length, validate_model, wrap_init
+from .._validation import FrozenModel, array_field, check_length, validate_model
 from ..errors import ValidationError
 from ..result import to_jsonable
 
@@ -50,23 +50,7 @@ PositiveArray = array_field(positive=True)
 NonNegArray = array_field(nonnegative=True)
 
 
-class _Frozen(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(
-        extra="forbid", frozen=True, arbitrary_types_allowed=True, strict=False
-    )
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return json.dumps(to_jsonable(self.to_dict()), sort_keys=True) == json.dumps(
-            to_jsonable(other.to_dict()),
-            sort_keys=True,  # type: ignore[attr-defined]
-        )
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-class MelEnergy(_Frozen):
+class MelEnergy(FrozenModel):
     """Per-device energy model ``e_k = g2_k tau_k d_k + g1_k d_k + g0_k <= budget_k``.
 
     Async paper eq. (10): ``g2`` is the computation energy per sample and
@@ -90,10 +74,7 @@ class MelEnergy(_Frozen):
         return {k: getattr(self, k).tolist() for k in ("g2", "g1", "g0", "budget")}
 
 
-MelEnergy.__init__ = wrap_init(pydantic.BaseModel.__init__)  # type: ignore[method-assign]
-
-
-class MelProblem(_Frozen):
+class MelProblem(FrozenModel):
     """A canonical ``mel`` problem (PROBLEMS.md section 3), validated and immutable.
 
     Parameters
@@ -338,9 +319,6 @@ class MelProblem(_Frozen):
             participants=part,
             violations=tuple(violations),
         )
-
-
-MelProblem.__init__ = wrap_init(pydantic.BaseModel.__init__)  # type: ignore[method-assign]
 
 
 @dataclasses.dataclass(frozen=True)
