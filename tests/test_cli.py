@@ -392,15 +392,19 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The figure itself is checked in test_demo.py; here a stub keeps the test fast.
     drawn: list[Path] = []
     monkeypatch.setattr(edgealloc.demo, "_figure", lambda cases, path: drawn.append(path))
+    monkeypatch.setattr(edgealloc.demo, "_offload_figure", lambda cases, path: drawn.append(path))
     out = tmp_path / "demo"
     res = invoke("demo", "--out", out)
     assert res.exit_code == 0, res.output
-    assert drawn == [out / "demo.png"]
-    assert "demo.png" in res.stdout and "edgealloc solve" in res.stdout
+    assert drawn == [out / "demo.png", out / "offload.png"]
+    assert "demo.png" in res.stdout and "offload.png" in res.stdout
+    assert "edgealloc solve" in res.stdout
     numbers = json.loads((out / "demo.json").read_text())
-    assert set(numbers["presets"]) == {"mel-sync", "mel-async"}
-    for scheme in edgealloc.schemes("mel"):
-        assert scheme in res.stdout
+    assert set(numbers["presets"]) == set(edgealloc.demo.DEMO_PRESETS)
+    assert {"mel-sync", "mel-async", "xr-server", "xr-d2d"} <= set(numbers["presets"])
+    for family in ("mel", "offload-server", "offload-d2d"):
+        for scheme in edgealloc.schemes(family):
+            assert scheme in res.stdout
     (out / "demo.png").write_bytes(b"figure")
     before = (out / "demo.json").read_bytes()
     again = invoke("demo", "--out", out)
@@ -425,8 +429,9 @@ def fake_experiments(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     def run_experiment(name: str, out_dir: Path, **kwargs: Any) -> Any:
         calls.update(name=name, out_dir=Path(out_dir), **kwargs)
-        fig = Path(out_dir) / "fig.png"
+        fig = Path(out_dir) / f"{name}.png"
         fig.write_text("png")
+        (Path(out_dir) / f"{name}-store.jsonl").write_text("{}\n")
         return types.SimpleNamespace(
             files=[fig],
             summary=[
@@ -458,11 +463,27 @@ def test_reproduce_runs_and_prints_summary(
     assert fake_experiments["seeds"] == 3 and fake_experiments["workers"] == 2
     assert fake_experiments["quick"] is True
     assert "13.25" in res.stdout and "a reading was taken" in res.stdout
-    assert "fig.png" in res.stdout
-    # The folder now holds results: a second run needs --force.
+    assert "fig1.png" in res.stdout
+    # The folder holds only this experiment's outputs: running again resumes from its store.
     again = invoke("reproduce", "fig1", "--out", out)
-    assert again.exit_code == 2 and "--force" in again.stderr and one_line(again.stderr)
+    assert again.exit_code == 0, again.output
+    assert "resuming from" in again.stderr
+    # A file of the user's in the folder is not ours to overwrite without --force.
+    (out / "notes.txt").write_text("mine")
+    refused = invoke("reproduce", "fig1", "--out", out)
+    assert refused.exit_code == 2 and "--force" in refused.stderr and one_line(refused.stderr)
     assert invoke("reproduce", "fig1", "--out", out, "--force").exit_code == 0
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_reproduce_backend_option(fake_experiments: dict[str, Any], tmp_path: Path) -> None:
+    res = invoke("reproduce", "fig1", "--out", tmp_path / "a", "--backend", "ray")
+    assert res.exit_code == 0, res.output
+    assert fake_experiments["backend"] == "ray"
+    bad = invoke("reproduce", "fig1", "--out", tmp_path / "b", "--backend", "slurm")
+    assert bad.exit_code == 2 and "--backend" in bad.stderr
+    lonely = invoke("reproduce", "fig1", "--out", tmp_path / "c", "--ray-address", "x:1")
+    assert lonely.exit_code == 2 and "--ray-address" in lonely.stderr
 
 
 def test_reproduce_bad_input(fake_experiments: dict[str, Any], tmp_path: Path) -> None:

@@ -1,14 +1,17 @@
-"""Tests of the demo (edgealloc.demo): files, numbers, tables, overwrite safety."""
+"""Tests of the demo (edgealloc.demo): files, numbers, tables, overwrite safety, speed."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
 import matplotlib.image
+import numpy as np
 import pytest
 from rich.console import Console
 
@@ -18,35 +21,66 @@ from edgealloc.errors import SolverError, ValidationError
 from edgealloc.result import Status
 
 INTEGRAL = ("optimal", "paper", "equal")
+MEL_PRESETS = ("mel-sync", "mel-async")
+OFFLOAD_PRESETS = ("xr-server", "xr-d2d")
+#: Whole-point schemes of the offloading families (``relaxed`` is continuous).
+WHOLE_POINTS = ("optimal", "paper", "none")
+#: The keys of a ``mel`` entry of demo.json (unchanged since the offloading presets came in).
+MEL_KEYS = {"description", "devices", "deadline", "total_samples", "staleness", "energy", "schemes"}
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class Ran:
+    out: Path
+    doc: dict[str, Any]
+    text: str
+    seconds: float
 
 
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], str]:
+def ran(tmp_path_factory: pytest.TempPathFactory) -> Ran:
     out = tmp_path_factory.mktemp("demo") / "out"
     buf = io.StringIO()
+    t0 = time.perf_counter()
     doc = demo.run_demo(out, console=Console(file=buf, width=140))
-    return out, doc, buf.getvalue()
+    return Ran(out, doc, buf.getvalue(), time.perf_counter() - t0)
+
+
+def test_demo_presets() -> None:
+    assert demo.DEMO_PRESETS == MEL_PRESETS + OFFLOAD_PRESETS  # mel first, as before
 
 
 @pytest.mark.slow
-def test_files_written(ran: tuple[Path, dict[str, Any], str]) -> None:
-    out, doc, _ = ran
-    names = {p.name for p in out.iterdir()}
-    expected = {"demo.png", "demo.json"} | {f"{p}.problem.json" for p in demo.DEMO_PRESETS}
-    assert names == expected  # nothing else is written
-    png = out / "demo.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    height, width, _ = matplotlib.image.imread(png).shape
-    assert width > 1000 and height > 500
-    assert json.loads((out / "demo.json").read_text()) == doc
+def test_files_written(ran: Ran) -> None:
+    names = {p.name for p in ran.out.iterdir()}
+    problems = {f"{p}.problem.json" for p in demo.DEMO_PRESETS}
+    assert names == {"demo.png", "offload.png", "demo.json"} | problems  # nothing else
+    for figure in ("demo.png", "offload.png"):
+        png = ran.out / figure
+        assert png.read_bytes()[:8] == PNG, figure
+        height, width, _ = matplotlib.image.imread(png).shape
+        assert width > 1000 and height > 500, figure
+    assert json.loads((ran.out / "demo.json").read_text()) == ran.doc
+    files = ran.doc["files"]
+    assert Path(files["figure"]).name == "demo.png"
+    assert Path(files["figure:offload"]).name == "offload.png"
+    assert {Path(v).name for v in files.values()} == names
 
 
 @pytest.mark.slow
-def test_optimal_beats_every_integral_scheme(ran: tuple[Path, dict[str, Any], str]) -> None:
-    out, _, _ = ran
-    numbers = json.loads((out / "demo.json").read_text())
-    assert set(numbers["presets"]) == set(demo.DEMO_PRESETS)
-    for name, entry in numbers["presets"].items():
+def test_demo_is_fast(ran: Ran) -> None:
+    # The main job on the embedded default: four presets, every scheme, two figures.
+    assert ran.seconds < 10.0, f"the demo took {ran.seconds:.1f} s"
+
+
+@pytest.mark.slow
+def test_optimal_beats_every_integral_scheme(ran: Ran) -> None:
+    numbers = json.loads((ran.out / "demo.json").read_text())
+    assert list(numbers["presets"]) == list(demo.DEMO_PRESETS)
+    for name in MEL_PRESETS:
+        entry = numbers["presets"][name]
+        assert set(entry) == MEL_KEYS, name
         schemes = entry["schemes"]
         assert list(schemes) == edgealloc.schemes("mel")
         best = schemes["optimal"]
@@ -64,33 +98,104 @@ def test_optimal_beats_every_integral_scheme(ran: tuple[Path, dict[str, Any], st
         assert ("energies" in best) == entry["energy"]
 
 
-@pytest.mark.slow
-def test_problem_files_solve_to_the_same_optimum(ran: tuple[Path, dict[str, Any], str]) -> None:
-    out, doc, _ = ran
-    for name in demo.DEMO_PRESETS:
-        problem = edgealloc.load_problem(out / f"{name}.problem.json")
-        assert problem == edgealloc.load_problem(name)
-        optimum = doc["presets"][name]["schemes"]["optimal"]["objective"]
-        assert edgealloc.solve(problem).objective == optimum
+def _no_offload_time(problem: dict[str, Any]) -> float:
+    """``max_i m l_i / a_i`` straight from a canonical file (PROBLEMS.md sections 1-2)."""
+    m = problem.get("macs_per_point", 2.0)
+    return float(np.max(m * np.asarray(problem["points"]) / np.asarray(problem["compute_rate"])))
 
 
 @pytest.mark.slow
-def test_tables_printed(ran: tuple[Path, dict[str, Any], str]) -> None:
-    _, _, text = ran
+@pytest.mark.parametrize("name", OFFLOAD_PRESETS)
+def test_offload_optimal_between_relaxed_and_whole_point_schemes(ran: Ran, name: str) -> None:
+    numbers = json.loads((ran.out / "demo.json").read_text())
+    entry = numbers["presets"][name]
+    data = json.loads((ran.out / f"{name}.problem.json").read_text())
+    family = data["family"]
+    assert entry["family"] == family
+    # The size fields describe the problem file.
+    assert entry["users"] == len(data["points"])
+    assert entry["total_points"] == sum(data["points"])
+    assert math.isclose(entry["no_offload_time"], _no_offload_time(data), rel_tol=1e-12)
+    assert not {"deadline", "total_samples", "devices"} & set(entry)
+
+    schemes = entry["schemes"]
+    assert list(schemes) == edgealloc.schemes(family)
+    best = schemes["optimal"]
+    assert best["status"] in ("optimal", "feasible")
+    for scheme in WHOLE_POINTS:
+        if scheme in schemes:  # offload-d2d has no "paper"
+            assert best["objective"] <= schemes[scheme]["objective"] * (1 + 1e-12), scheme
+    assert schemes["relaxed"]["objective"] <= best["objective"] * (1 + 1e-12)
+    assert best["objective"] < schemes["none"]["objective"]  # offloading pays on the preset
+    if family == "offload-server":
+        assert best["status"] == "optimal" and best["objective"] == best["bound"]
+    else:  # the D2D rounding is certified against the LP bound
+        assert math.isclose(best["bound"], schemes["relaxed"]["objective"], rel_tol=1e-9)
+
+    problem = edgealloc.load_problem(ran.out / f"{name}.problem.json")
+    base = entry["no_offload_time"]
+    for scheme, res in schemes.items():
+        assert res["no_offload_time"] == base
+        assert math.isclose(res["speedup"], base / res["objective"], rel_tol=1e-12), scheme
+        want = 100 * (res["objective"] - best["objective"]) / best["objective"]
+        assert math.isclose(res["gap_percent"], want, abs_tol=1e-9), scheme
+        assert res["solve_ms"] >= 0
+        # The recorded allocation really takes the recorded time.
+        ev = problem.evaluate(res["offloaded_points"], integral=scheme != "relaxed")
+        assert ev.feasible, (scheme, ev.violations)
+        assert math.isclose(ev.iteration_time, res["objective"], rel_tol=1e-12), scheme
+    assert schemes["none"]["speedup"] == 1.0
+
+
+@pytest.mark.slow
+def test_problem_files_solve_to_the_same_optimum(ran: Ran) -> None:
     for name in demo.DEMO_PRESETS:
-        assert name in text
-    for scheme in edgealloc.schemes("mel"):
-        assert scheme in text
+        path = ran.out / f"{name}.problem.json"
+        assert edgealloc.load_problem(path) == edgealloc.load_problem(name)
+        optimum = ran.doc["presets"][name]["schemes"]["optimal"]["objective"]
+        assert edgealloc.solve(path).objective == optimum, name
+
+
+@pytest.mark.slow
+def test_tables_printed(ran: Ran) -> None:
+    text = ran.text
+    for name in demo.DEMO_PRESETS:
+        assert f"{name}: " in text
+    for family in ("mel", "offload-server", "offload-d2d"):
+        for scheme in edgealloc.schemes(family):
+            assert scheme in text, scheme
     assert "gap to optimal" in text and "solve (ms)" in text
+    assert "cycle time (s) / T = " in text  # mel
+    assert "iteration time (s)" in text and "speed-up vs none" in text  # offloading
+    for name in OFFLOAD_PRESETS:
+        entry = ran.doc["presets"][name]
+        assert f"N = {entry['users']} users" in text
+        assert f"no offloading {entry['no_offload_time']:.4g} s" in text
+        for res in entry["schemes"].values():
+            assert f"{res['speedup']:.3f}×" in text
 
 
 @pytest.mark.slow
-def test_refuses_to_overwrite(ran: tuple[Path, dict[str, Any], str]) -> None:
-    out, _, _ = ran
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+def test_refuses_to_overwrite(ran: Ran) -> None:
+    before = {p.name: p.read_bytes() for p in ran.out.iterdir()}
     with pytest.raises(ValidationError, match="already exists"):
-        demo.run_demo(out)
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+        demo.run_demo(ran.out)
+    assert {p.name: p.read_bytes() for p in ran.out.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_offload_figure_is_protected_and_forced(tmp_path: Path) -> None:
+    # offload.png alone is enough to refuse, and nothing is written.
+    (tmp_path / "offload.png").write_bytes(b"mine")
+    with pytest.raises(ValidationError, match=r"offload\.png: already exists"):
+        demo.run_demo(tmp_path, presets=("xr-server",))
+    assert [p.name for p in tmp_path.iterdir()] == ["offload.png"]
+    # --force overwrites it; the mel figure is not written without a mel preset.
+    doc = demo.run_demo(tmp_path, presets=("xr-server",), force=True)
+    assert (tmp_path / "offload.png").read_bytes()[:8] == PNG
+    names = {p.name for p in tmp_path.iterdir()}
+    assert names == {"offload.png", "demo.json", "xr-server.problem.json"}
+    assert "figure" not in doc["files"]
 
 
 def test_out_dir_must_be_a_directory(tmp_path: Path) -> None:
@@ -101,12 +206,22 @@ def test_out_dir_must_be_a_directory(tmp_path: Path) -> None:
     assert path.read_text() == "mine"
 
 
+def test_unknown_preset_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ValidationError):
+        demo.run_demo(out, presets=("mel-sync", "no-such-preset"))
+    assert not out.exists()
+
+
 def test_gap_percent() -> None:
     assert demo.gap_percent(6.0, 12.0) == 50.0
     assert demo.gap_percent(12.0, 12.0) == 0.0
     assert demo.gap_percent(13.0, 12.0) < 0  # above the optimum: a relaxation
     assert math.isnan(demo.gap_percent(math.nan, 12.0))
     assert math.isnan(demo.gap_percent(3.0, 0.0))
+    # Iteration times are minimised: longer is worse, shorter is a relaxation.
+    assert demo.gap_percent(12.0, 10.0, minimise=True) == pytest.approx(20.0)
+    assert demo.gap_percent(9.0, 10.0, minimise=True) == pytest.approx(-10.0)
 
 
 def test_solve_all_turns_solver_errors_into_failed_rows(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,3 +243,35 @@ def test_solve_all_turns_solver_errors_into_failed_rows(monkeypatch: pytest.Monk
     assert math.isnan(rows["paper"]["objective"]) and math.isnan(rows["paper"]["gap_percent"])
     assert rows["optimal"]["gap_percent"] == 0.0
     json.dumps(by["paper"].to_dict(), allow_nan=False)  # still valid JSON
+
+
+def test_offload_table_with_a_failed_scheme(monkeypatch: pytest.MonkeyPatch) -> None:
+    problem = edgealloc.load_problem(
+        {
+            "family": "offload-server",
+            "points": [1500, 1200],
+            "compute_rate": [3e5, 1.2e5],
+            "uplink_rate": [2e3, 5e2],
+            "server_rate": 1.5e6,
+        }
+    )
+    real = demo.solve
+
+    def flaky(p: Any, scheme: str, **kw: Any) -> Any:
+        if scheme == "paper":
+            raise SolverError("diverged")
+        return real(p, scheme, **kw)
+
+    monkeypatch.setattr(demo, "solve", flaky)
+    results = demo.solve_all(problem)
+    rows = {row["scheme"]: row for row in demo.comparison_rows(results)}
+    assert math.isnan(rows["paper"]["speedup"])
+    assert rows["none"]["speedup"] == 1.0
+    assert rows["optimal"]["speedup"] == pytest.approx(
+        problem.no_offload_time / rows["optimal"]["objective"]
+    )
+    buf = io.StringIO()
+    Console(file=buf, width=140).print(demo.comparison_table(results))
+    text = buf.getvalue()
+    assert "iteration time (s)" in text and "cycle time" not in text
+    assert "failed" in text

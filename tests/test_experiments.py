@@ -161,7 +161,6 @@ def test_failure_propagates_and_keeps_finished_tasks(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"backend": "ray"}, "backend"),
         ({"backend": "dask"}, "backend"),
         ({"workers": 0}, "workers"),
         ({"workers": 1.5}, "workers"),
@@ -173,8 +172,6 @@ def test_runner_rejects_bad_options(tmp_path: Path, kwargs: dict[str, Any], fiel
     with pytest.raises(ValidationError) as info:
         run_sweep(_record_call, [{"i": 1, "dir": str(tmp_path)}], **args)
     assert info.value.field == field
-    if kwargs.get("backend") == "ray":
-        assert "not yet available" in str(info.value)
 
 
 def test_non_json_result_is_refused(tmp_path: Path) -> None:

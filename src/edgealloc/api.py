@@ -26,9 +26,23 @@ def _mel():
     return MelProblem, SCHEMES
 
 
+def _offload_server():
+    from .offload import SERVER_SCHEMES, OffloadServerProblem
+
+    return OffloadServerProblem, SERVER_SCHEMES
+
+
+def _offload_d2d():
+    from .offload import D2D_SCHEMES, OffloadD2DProblem
+
+    return OffloadD2DProblem, D2D_SCHEMES
+
+
 #: family name -> loader returning (problem class, {scheme: solver}); imported lazily.
 FAMILIES: dict[str, Callable[[], tuple[type, Mapping[str, Callable[..., Result]]]]] = {
     "mel": _mel,
+    "offload-server": _offload_server,
+    "offload-d2d": _offload_d2d,
 }
 
 

@@ -209,12 +209,19 @@ def _status_text(status: Status) -> Any:
 
 
 def _describe(problem: Any) -> str:
+    name = problem.name or "problem"
+    if problem.FAMILY != "mel":
+        n = problem.n_users
+        links = f", {problem.n_links} D2D links" if hasattr(problem, "n_links") else ""
+        return (
+            f"{name}: {problem.FAMILY}, N = {n} users, {int(problem.points.sum())} points{links}, "
+            f"no offloading {problem.no_offload_time:.4g} s"
+        )
     k = problem.n_devices
     mode = (
         "synchronous" if problem.synchronous else f"asynchronous, staleness c = {problem.staleness}"
     )
     energy = ", energy budgets" if problem.energy is not None else ""
-    name = problem.name or "problem"
     return (
         f"{name}: {problem.FAMILY}, {mode}, K = {k} devices, d = {problem.total_samples} samples, "
         f"T = {problem.deadline:g} s{energy}"
@@ -233,11 +240,15 @@ def _print_summary(console: Console, problem: Any, res: Result) -> None:
     grid.add_row("status", _status_text(res.status))
     grid.add_row("objective", _fmt(res.objective))
     grid.add_row("bound", _fmt(res.bound))
-    if res.allocation is not None:
+    if res.allocation is not None and res.family == "mel":
         grid.add_row("relaxed bound", _fmt(res.relaxed_bound))
         grid.add_row(
             "cycle time", f"{_fmt(res.cycle_time, '.6g')} s (deadline {problem.deadline:g} s)"
         )
+    elif res.allocation is not None:
+        grid.add_row("iteration time", f"{_fmt(res.iteration_time)} s")
+        grid.add_row("no offloading", f"{_fmt(res.no_offload_time)} s")
+        grid.add_row("speed-up", f"{_fmt(res.speedup, '.4g')}x")
     grid.add_row("solve time", f"{1e3 * res.solve_seconds:.3g} ms")
     grid.add_row("message", res.message)
     console.print(Panel(grid, title=_describe(problem), title_align="left", expand=False))
@@ -312,10 +323,49 @@ def _rows_table(rows: Sequence[dict[str, Any]], *, title: str | None = None) -> 
     return table
 
 
+def _user_table(problem: Any, res: Result) -> Any:
+    """Per-user rows of an offloading result (first and last ``EDGE_ROWS`` when many)."""
+    import numpy as np
+    from rich.table import Table
+
+    n = problem.n_users
+    table = Table(header_style="bold", title_justify="left")
+    d2d = res.family == "offload-d2d"
+    heads = ["user", "points", "MAC/s", "sent", "received" if d2d else "server", "time (s)"]
+    for head in heads:
+        table.add_column(head, justify="right")
+    o = np.asarray(res.offloaded_points, dtype=float)
+    sent = o.sum(axis=1) if d2d else o
+    recv = o.sum(axis=0) if d2d else None
+    times = res.user_time if d2d else np.maximum(res.local_time, res.server_time)
+    shown = (
+        list(range(n))
+        if n <= 2 * EDGE_ROWS + 5
+        else [*range(EDGE_ROWS), -1, *range(n - EDGE_ROWS, n)]
+    )
+    if len(shown) < n:
+        table.caption = f"{n - 2 * EDGE_ROWS} users hidden; --json lists all"
+    for i in shown:
+        if i < 0:
+            table.add_row(*["⋮"] * len(heads))
+            continue
+        other = _fmt(recv[i], ".6g") if d2d else f"{float(res.server_time[i]):.4g}"
+        table.add_row(
+            str(i),
+            str(int(problem.points[i])),
+            f"{float(problem.compute_rate[i]):.4g}",
+            _fmt(sent[i], ".6g"),
+            other,
+            f"{float(times[i]):.4g}",
+        )
+    return table
+
+
 def _print_result(console: Console, problem: Any, res: Result) -> None:
     _print_summary(console, problem, res)
     if res.allocation is not None:
-        console.print(_device_table(problem, res))
+        table = _device_table(problem, res) if res.family == "mel" else _user_table(problem, res)
+        console.print(table)
 
 
 def _print_comparison(console: Console, problem: Any, results: Sequence[Result]) -> None:
@@ -324,7 +374,7 @@ def _print_comparison(console: Console, problem: Any, results: Sequence[Result])
     from .demo import comparison_table
 
     console.print(Text(_describe(problem), style="bold"))
-    console.print(comparison_table(results, deadline=problem.deadline))
+    console.print(comparison_table(results, deadline=getattr(problem, "deadline", None)))
     for res in results:
         console.print(Text.assemble((f"{res.scheme}: ", "bold"), res.message))
 
@@ -382,7 +432,8 @@ def solve(
         str,
         typer.Option(
             "--scheme",
-            help="Scheme to solve with (mel: optimal, relaxed, paper, equal), or 'all' to compare.",
+            help="Scheme (mel: optimal, relaxed, paper, equal; offload-server: optimal, relaxed, "
+            "paper, none; offload-d2d: optimal, relaxed, none), or 'all' to compare.",
         ),
     ] = "optimal",
     as_json: Annotated[
@@ -507,17 +558,23 @@ def presets(
 @_guarded
 def demo(
     out: Annotated[
-        Path, typer.Option("--out", help="Directory to write the figure and numbers to.")
+        Path, typer.Option("--out", help="Directory to write the figures and numbers to.")
     ] = Path("edgealloc-demo"),
     force: ForceOption = False,
 ) -> None:
-    """Solve the mel-sync and mel-async presets with every scheme; tabulate and plot."""
+    """Solve mel-sync, mel-async, xr-server and xr-d2d with every scheme; tabulate and plot.
+
+    Writes demo.png (mel), offload.png (XR offloading), demo.json and each
+    compiled <preset>.problem.json.
+    """
     from .demo import run_demo
 
     console = _console()
     doc = run_demo(out, console=console, force=force)
     files = doc["files"]
-    console.print(f"figure:  {files['figure']}")
+    for key, path in files.items():
+        if key == "figure" or key.startswith("figure:"):
+            console.print(f"figure:  {path}")
     console.print(f"numbers: {files['numbers']}")
     problems = [v for k, v in files.items() if k.startswith("problem:")]
     console.print("problems: " + ", ".join(problems))
@@ -551,9 +608,26 @@ def reproduce(
         bool, typer.Option("--quick", help="A small, fast version of the experiment.")
     ] = False,
     force: ForceOption = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend", help="Where tasks run: 'local' (processes) or 'ray' (a Ray cluster)."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="Ray cluster to join (default: $RAY_ADDRESS, else a local instance).",
+        ),
+    ] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the experiments and exit.")] = False,
 ) -> None:
-    """Reproduce a paper's figure or table (a registered experiment)."""
+    """Reproduce a paper's figure or table (a registered experiment).
+
+    Every finished instance is kept in NAME-store.jsonl in the output folder:
+    running the same command again after an interruption resumes where it stopped.
+    """
     mod = _experiments()
     registry = mod.EXPERIMENTS
     if list_ or name is None:
@@ -577,18 +651,33 @@ def reproduce(
     for flag, value in (("--seeds", seeds), ("--workers", workers)):
         if value is not None and value < 1:
             raise ValidationError(flag, f"must be >= 1 (got {value})")
+    if backend not in ("local", "ray"):
+        raise ValidationError("--backend", f"must be 'local' or 'ray' (got {backend!r})")
+    if ray_address is not None and backend != "ray":
+        raise ValidationError("--ray-address", "only applies with --backend ray")
     out = out if out is not None else Path("edgealloc-results") / name
     if out.exists() and not out.is_dir():
         raise ValidationError(str(out), "exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not force:
+    # A folder holding only this experiment's own outputs is resumed from its store;
+    # anything else in it is the user's and needs --force.
+    foreign = [p.name for p in out.iterdir() if not p.name.startswith(name)] if out.is_dir() else []
+    if foreign and not force:
         raise ValidationError(
             str(out),
-            "exists and is not empty (pass --force to write into it; finished instances in its "
-            "results store are reused)",
+            f"holds files that are not {name}'s ({', '.join(sorted(foreign)[:3])}); "
+            "choose another --out or pass --force",
         )
+    resuming = out.is_dir() and (out / f"{name}-store.jsonl").exists()
     out.mkdir(parents=True, exist_ok=True)
+    extra: dict[str, Any] = {}
+    if backend != "local":
+        extra["backend"] = backend
+        if ray_address is not None:
+            extra["ray_address"] = ray_address
+    if resuming:
+        print(f"resuming from {out / f'{name}-store.jsonl'}", file=sys.stderr)
     result = mod.run_experiment(
-        name, out, seeds=seeds, workers=workers, quick=quick, progress=sys.stderr.isatty()
+        name, out, seeds=seeds, workers=workers, quick=quick, progress=sys.stderr.isatty(), **extra
     )
     console = _console()
     rows = list(result.summary or [])

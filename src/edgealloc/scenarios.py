@@ -31,6 +31,20 @@ ALIASES: dict[str, str] = {
     "energy_budget": "energy.budget_j.mean",
     "radius": "devices.placement.radius_m",
     "bandwidth": "link.bandwidth_hz",
+    # offloading scenarios (xr-server, xr-d2d)
+    "users": "devices.count",
+    "N": "devices.count",
+    "eta_comp": "heterogeneity.eta_comp",
+    "eta_comm": "heterogeneity.eta_comm",
+    "s": "heterogeneity.s",
+    "s_comp": "heterogeneity.s_comp",
+    "s_comm": "heterogeneity.s_comm",
+    "l_min": "points.min",
+    "l_max": "points.max",
+    "a_max": "compute.a_max_mac_s",
+    "r_max": "uplink.r_max",
+    "rho": "d2d.clustering",
+    "features": "workload.features",
 }
 
 
@@ -102,4 +116,11 @@ def compile_scenario(data: Mapping[str, Any], *, overrides: Mapping[str, Any] | 
         from .mel.scenario import compile_mel
 
         return compile_mel(data)
-    raise ValidationError("scenario", f"unknown scenario family {family!r} (known: mel)")
+    if family in ("offload-server", "offload-d2d"):
+        from .offload.scenario import compile_offload
+
+        return compile_offload(data)
+    raise ValidationError(
+        "scenario",
+        f"unknown scenario family {family!r} (known: mel, offload-server, offload-d2d)",
+    )

@@ -1,8 +1,9 @@
 """Paper reproductions: a registry of named experiments and a resumable sweep runner.
 
 >>> from edgealloc.experiments import EXPERIMENTS
->>> sorted(EXPERIMENTS)
-['mel-async-allocation', 'mel-local-updates']
+>>> sorted(EXPERIMENTS)  # doctest: +NORMALIZE_WHITESPACE
+['mel-async-allocation', 'mel-local-updates', 'xr-heterogeneity', 'xr-online-regression',
+ 'xr-users']
 
 Each experiment sweeps a paper's figure over a grid and random seeds with
 :func:`~edgealloc.experiments.runner.run_sweep` (local processes, a JSONL
@@ -15,6 +16,15 @@ the papers.
   paper (tau vs K and vs T; optimal, relaxed, paper, equal).
 - ``mel-async-allocation`` — :mod:`.mel_async_allocation`: mean tau vs T for
   energy budgets E = 10, 20, 30 J and staleness c = 0..5 (async MEL paper).
+- ``xr-heterogeneity`` — :mod:`.xr_heterogeneity`: Figs. 1-2 of the XR
+  offloading paper (gain of server and D2D offloading vs eta_comp, eta_comm).
+- ``xr-users`` — :mod:`.xr_users`: Fig. 3 of the XR offloading paper (gain vs N).
+- ``xr-online-regression`` — :mod:`.xr_online_regression`: the XR paper's online
+  least-squares regression under no, server and D2D offloading (loss vs
+  simulated time; identical gradients).
+
+Sweeps run on local processes by default or on a Ray cluster
+(``backend="ray"``).
 """
 
 from __future__ import annotations
@@ -22,10 +32,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ValidationError
-from . import mel_async_allocation, mel_local_updates
+from . import (
+    mel_async_allocation,
+    mel_local_updates,
+    xr_heterogeneity,
+    xr_online_regression,
+    xr_users,
+)
 from ._common import Experiment as Experiment
 from ._common import ExperimentOutput as ExperimentOutput
 from .runner import run_sweep as run_sweep
+from .runner import sweep_backend
 
 __all__ = ["EXPERIMENTS", "Experiment", "ExperimentOutput", "run_experiment", "run_sweep"]
 
@@ -55,6 +72,41 @@ EXPERIMENTS: dict[str, Experiment] = {
             ),
             run=mel_async_allocation.run,
         ),
+        Experiment(
+            name="xr-online-regression",
+            title="XR offloading: online least squares vs simulated time (no/server/D2D)",
+            description=(
+                "Collaborative learning for XR (xr-offloading), Section II-A: online "
+                "least-squares regression (d = 250) by batched online SGD on one data "
+                "stream with no offloading, server offloading and D2D offloading (optimal "
+                "plans per iteration); loss and parameter error vs simulated time and vs "
+                "iterations (identical gradients), over seeds."
+            ),
+            run=xr_online_regression.run,
+        ),
+        Experiment(
+            name="xr-heterogeneity",
+            title="XR offloading, Figs. 1-2: gain of server vs D2D offloading vs heterogeneity",
+            description=(
+                "Collaborative learning for XR (xr-offloading), Fig. 2: gain max_i T_i / T* "
+                "of Strategy #1 (edge server) and Strategy #2 (D2D), optimal and relaxed, vs "
+                "eta_comp and vs eta_comm (the other fixed at 0.5), mean and s.d. over 5000 "
+                "paired experiments per point (presets xr-server, xr-d2d); plus Fig. 1, the "
+                "heterogeneity function eq. (2)."
+            ),
+            run=xr_heterogeneity.run,
+        ),
+        Experiment(
+            name="xr-users",
+            title="XR offloading, Fig. 3: gain of server vs D2D offloading vs number of users",
+            description=(
+                "Collaborative learning for XR (xr-offloading), Fig. 3: gain of both "
+                "strategies vs N = 5..100 for steepness s = 0.5 and 2, eta_comp and eta_comm "
+                "in {0.2, 0.8}, mean and s.d. over 200 paired experiments per point "
+                "(50 above N = 50)."
+            ),
+            run=xr_users.run,
+        ),
     )
 }
 
@@ -74,6 +126,8 @@ def run_experiment(
     workers: int | None = None,
     quick: bool = False,
     progress: bool = True,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> ExperimentOutput:
     """Run the named reproduction, writing its figure and tables into ``out_dir``.
 
@@ -92,12 +146,21 @@ def run_experiment(
         A coarse grid and few seeds, for a smoke test in seconds.
     progress
         Show a progress bar on a terminal.
+    backend
+        Where the sweep's tasks run: ``"local"`` (processes) or ``"ray"``
+        (Ray remote functions; see :class:`~.runner.RayBackend`). The
+        results store is the same either way, so a sweep started on one
+        backend resumes on the other.
+    ray_address
+        Ray cluster to join (``backend="ray"`` only); default
+        ``$RAY_ADDRESS``, else a local Ray instance with ``workers`` CPUs.
 
     Raises
     ------
     ValidationError
-        Unknown experiment name (the message lists the known ones), or bad
-        ``seeds``/``workers``.
+        Unknown experiment name (the message lists the known ones), bad
+        ``seeds``/``workers``, unknown ``backend``, Ray not installed, or a
+        ``ray_address`` without ``backend="ray"``.
     """
     if name not in EXPERIMENTS:
         known = ", ".join(sorted(EXPERIMENTS))
@@ -107,4 +170,9 @@ def run_experiment(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValidationError("out_dir", f"{out} exists and is not a directory")
-    return EXPERIMENTS[name].run(out, seeds=seeds, workers=workers, quick=quick, progress=progress)
+    if ray_address is not None and backend != "ray":
+        raise ValidationError("ray_address", f"only applies with backend 'ray' (got {backend!r})")
+    with sweep_backend(backend, address=ray_address):
+        return EXPERIMENTS[name].run(
+            out, seeds=seeds, workers=workers, quick=quick, progress=progress
+        )

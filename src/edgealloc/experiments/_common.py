@@ -210,24 +210,33 @@ def aggregate(
     return rows
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, float):
+def _cell(value: Any, digits: int | None = 6) -> Any:
+    if isinstance(value, float | np.floating):
         if not math.isfinite(value):
             return ""
-        return repr(round(value, 6))
+        return repr(float(value) if digits is None else round(float(value), digits))
     if value is None:
         return ""
     return value
 
 
-def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Path:
-    """Write ``rows`` with exactly ``columns``; NaN and ``None`` become empty cells."""
+def write_csv(
+    path: Path,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    digits: int | None = 6,
+) -> Path:
+    """Write ``rows`` with exactly ``columns``; NaN and ``None`` become empty cells.
+
+    Floats are rounded to ``digits`` decimals (``None``: full precision, ``repr``).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow({c: _cell(row.get(c)) for c in columns})
+            writer.writerow({c: _cell(row.get(c), digits) for c in columns})
     return path
 
 

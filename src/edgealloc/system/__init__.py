@@ -17,12 +17,17 @@ from edgealloc.system.devices import device_class as device_class
 from edgealloc.system.fleet import Fleet as Fleet
 from edgealloc.system.fleet import assign_classes as assign_classes
 from edgealloc.system.fleet import class_counts as class_counts
+from edgealloc.system.fleet import heterogeneity as heterogeneity
 from edgealloc.system.fleet import uniform_disc as uniform_disc
 from edgealloc.system.radio import SPEED_OF_LIGHT as SPEED_OF_LIGHT
 from edgealloc.system.radio import FreeSpace as FreeSpace
 from edgealloc.system.radio import LogDistance as LogDistance
 from edgealloc.system.radio import PathLoss as PathLoss
+from edgealloc.system.radio import beam_schedule_share as beam_schedule_share
+from edgealloc.system.radio import capped_rate as capped_rate
+from edgealloc.system.radio import directivity_gain as directivity_gain
 from edgealloc.system.radio import free_space_pathloss_db as free_space_pathloss_db
+from edgealloc.system.radio import free_space_received_power as free_space_received_power
 from edgealloc.system.radio import link_rate as link_rate
 from edgealloc.system.radio import noise_power_w as noise_power_w
 from edgealloc.system.radio import pathloss_from_spec as pathloss_from_spec
@@ -40,11 +45,16 @@ __all__ = [
     "LogDistance",
     "PathLoss",
     "assign_classes",
+    "beam_schedule_share",
+    "capped_rate",
     "class_counts",
     "cpu_energy_per_sample",
     "cpu_time",
     "device_class",
+    "directivity_gain",
     "free_space_pathloss_db",
+    "free_space_received_power",
+    "heterogeneity",
     "kappa_energy",
     "link_rate",
     "noise_power_w",

@@ -28,7 +28,7 @@ from edgealloc.system.devices import device_class
 from edgealloc.system.radio import PathLoss
 from edgealloc.units import dbm_to_w, w_to_dbm
 
-__all__ = ["Fleet", "assign_classes", "class_counts", "uniform_disc"]
+__all__ = ["Fleet", "assign_classes", "class_counts", "heterogeneity", "uniform_disc"]
 
 FloatArray = NDArray[np.float64]
 SeedLike = np.random.Generator | int | None
@@ -369,3 +369,70 @@ class Fleet:
             distance_m=distances,
             positions=positions,
         )
+
+
+def heterogeneity(n: int, eta: float, s: float) -> FloatArray:
+    """Relative capacities of eq. (2) of [XR], the heterogeneity function.
+
+    .. math:: C_i = \\eta \\left(1 - \\left(\\frac{i - 1}{N - 1}\\right)^s\\right)^{1/s}
+              + (1 - \\eta), \\qquad i = 1, \\dots, N,
+
+    with :math:`\\eta \\in [0, 1]` the heterogeneity factor and :math:`s > 0`
+    the steepness. The profile falls from :math:`C_1 = 1` to
+    :math:`C_N = 1 - \\eta`; a larger :math:`s` bulges it outwards (the
+    curve is a quarter of the unit :math:`L^s` circle), so more users are
+    strong: "increasing s results in a larger share of strong users". A
+    user's capacity is then :math:`a_i = C^{(a)}_i a_{max}`,
+    :math:`r_i = C^{(r)}_i r_{max}`.
+
+    Note that eq. (2) gives :math:`C \\in [1 - \\eta, 1]`, so
+    :math:`a_{min} = (1 - \\eta) a_{max}`, while the text right after it
+    says :math:`a_{min} = \\eta a_{max}`. The two agree only at
+    :math:`\\eta = 1/2`; we follow eq. (2), under which :math:`\\eta = 0` is
+    the homogeneous system and larger :math:`\\eta` more heterogeneity (the
+    reading Figs. 2-3 need, where :math:`\\eta` is called the heterogeneity
+    factor).
+
+    Parameters
+    ----------
+    n
+        Number of users :math:`N` >= 0. For :math:`N = 1` the single user
+        gets :math:`C_1 = 1` (the ratio :math:`(i-1)/(N-1)` is taken as 0).
+    eta
+        Heterogeneity factor :math:`\\eta \\in [0, 1]`.
+    s
+        Heterogeneity steepness :math:`s > 0` (finite).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        :math:`C_1 \\ge C_2 \\ge \\dots \\ge C_N`, in :math:`[1 - \\eta, 1]`.
+
+    Raises
+    ------
+    ValidationError
+        For a bad `n` (field ``"n"``), `eta` outside [0, 1] (``"eta"``) or a
+        non-positive / non-finite `s` (``"s"``).
+
+    References
+    ----------
+    [XR] Collaborative machine learning in XR with server and D2D
+    offloading (``seeds/xr-offloading.txt``), Section IV-A, eq. (2), Fig. 1.
+
+    Examples
+    --------
+    >>> heterogeneity(3, 0.5, 1.0).tolist()   # s = 1: a straight line from 1 to 1 - eta
+    [1.0, 0.75, 0.5]
+    """
+    n = _count(n)
+    eta = _real(eta, "eta")
+    if not 0.0 <= eta <= 1.0:
+        raise ValidationError("eta", f"must be in [0, 1] (got {eta!r})")
+    s = _real(s, "s")
+    if s <= 0:
+        raise ValidationError("s", f"must be > 0 (got {s!r})")
+    x = np.arange(n, dtype=float) / max(n - 1, 1)
+    with np.errstate(divide="ignore"):
+        # 1 - x^s = -expm1(s ln x), accurate for x^s near 1; x = 0 gives ln 0 = -inf -> 1
+        inner = -np.expm1(s * np.log(x))
+    return eta * np.power(inner, 1.0 / s) + (1.0 - eta)

@@ -41,7 +41,11 @@ __all__ = [
     "FreeSpace",
     "LogDistance",
     "PathLoss",
+    "beam_schedule_share",
+    "capped_rate",
+    "directivity_gain",
     "free_space_pathloss_db",
+    "free_space_received_power",
     "link_rate",
     "noise_power_w",
     "pathloss_from_spec",
@@ -474,3 +478,173 @@ def link_rate(
     if fading == "rayleigh":
         return rayleigh_mean_rate(w, snr)
     return shannon_rate(w, snr)
+
+
+# --------------------------------------------------------------------------- 60 GHz D2D links
+#
+# [XR] Collaborative machine learning in XR with server and D2D
+# offloading (``seeds/xr-offloading.txt``), Section IV-A and Table I.
+
+
+def directivity_gain(beamwidth_rad: ArrayLike) -> FloatArray | float:
+    """Directivity of an ideal cone beam, :math:`G = 2 / (1 - \\cos(\\theta/2))`.
+
+    [XR] Section IV-A: "We calculate the transmit directivity gain using the
+    approximation :math:`G_{tx} = 2/(1 - \\cos\\frac{\\theta}{2})`", with
+    :math:`\\theta` the half-power beamwidth. It is :math:`4\\pi / \\Omega`
+    for all power radiated uniformly into a cone of half-angle
+    :math:`\\theta/2` (solid angle :math:`\\Omega = 2\\pi(1 - \\cos\\frac{\\theta}{2})`),
+    accurate for narrow beams; :math:`\\theta = 2\\pi` gives 1 (isotropic).
+
+    Parameters
+    ----------
+    beamwidth_rad
+        Half-power beamwidth :math:`\\theta` (rad), in :math:`(0, 2\\pi]`.
+
+    Returns
+    -------
+    float or ndarray
+        Linear power gain, >= 1.
+
+    Raises
+    ------
+    ValidationError
+        If a beamwidth is not in :math:`(0, 2\\pi]` (field ``"beamwidth_rad"``).
+
+    Examples
+    --------
+    >>> import math
+    >>> round(10 * math.log10(directivity_gain(math.radians(30.0))), 2)  # Table I: 30 deg
+    17.69
+    """
+    theta = _positive(beamwidth_rad, "beamwidth_rad")
+    if (theta > 2.0 * np.pi * (1 + 1e-12)).any():
+        raise ValidationError("beamwidth_rad", f"must be <= 2 pi (got max {float(theta.max())!r})")
+    return _out(2.0 / (1.0 - np.cos(np.minimum(theta, 2.0 * np.pi) / 2.0)))
+
+
+def free_space_received_power(
+    tx_power_w: ArrayLike,
+    distance_m: ArrayLike,
+    carrier_hz: ArrayLike,
+    *,
+    tx_gain: ArrayLike = 1.0,
+    rx_gain: ArrayLike = 1.0,
+) -> FloatArray | float:
+    """Friis received power, :math:`P_{rx} = P_{tx} G_{tx} G_{rx} (\\lambda / (4\\pi d))^2` (W).
+
+    [XR] Section IV-A (free-space path loss of the 60 GHz D2D links), with
+    :math:`\\lambda = c / f`. Equivalent to ``tx_power_w * tx_gain * rx_gain
+    * FreeSpace(carrier_hz).gain(distance_m)``.
+
+    Parameters
+    ----------
+    tx_power_w
+        Transmit power :math:`P_{tx}` (W), >= 0.
+    distance_m
+        Distance :math:`d` (m), > 0.
+    carrier_hz
+        Carrier frequency (Hz), > 0.
+    tx_gain, rx_gain
+        Linear antenna gains :math:`G_{tx}, G_{rx}` (> 0), e.g. from
+        `directivity_gain`.
+
+    Returns
+    -------
+    float or ndarray
+        Received power (W), broadcast shape of the inputs.
+
+    Examples
+    --------
+    >>> p = free_space_received_power(1e-3, 10.0, 60e9)  # 0 dBm, isotropic, 10 m
+    >>> round(10 * math.log10(p / 1e-3), 2)             # dBm: minus the 88 dB path loss
+    -88.01
+    """
+    p = _nonnegative(tx_power_w, "tx_power_w")
+    d = _positive(distance_m, "distance_m")
+    f = _positive(carrier_hz, "carrier_hz")
+    g_tx = _positive(tx_gain, "tx_gain")
+    g_rx = _positive(rx_gain, "rx_gain")
+    wavelength = SPEED_OF_LIGHT / f
+    return _out(p * g_tx * g_rx * (wavelength / (4.0 * np.pi * d)) ** 2)
+
+
+def capped_rate(
+    bandwidth_hz: ArrayLike,
+    snr: ArrayLike,
+    *,
+    max_snr: ArrayLike = np.inf,
+    share: ArrayLike = 1.0,
+) -> FloatArray | float:
+    """Shannon rate with an SNR cap and a time share, :math:`\\rho W \\log_2(1 + \\min(S_m, S))`.
+
+    [XR] Section IV-A: :math:`r_{ij} = \\rho(N) W \\log_2(1 + \\min(\\mathrm{SNR}_{max},
+    P_{rx}/N_0))` with :math:`N_0` the noise *power*. The cap models the
+    highest modulation and coding scheme of a real radio.
+
+    Parameters
+    ----------
+    bandwidth_hz
+        Bandwidth :math:`W` (Hz), >= 0.
+    snr
+        Linear SNR, >= 0.
+    max_snr
+        Linear SNR cap :math:`\\mathrm{SNR}_{max}` (> 0; default no cap).
+    share
+        :math:`\\rho \\in (0, 1]`, the share of time the link is active
+        (see `beam_schedule_share`).
+
+    Returns
+    -------
+    float or ndarray
+        Rate (bit/s), broadcast shape of the inputs.
+
+    Examples
+    --------
+    >>> capped_rate(1e9, 1e6, max_snr=63.0, share=0.5)  # 0.5 * 1 GHz * log2(64)
+    3000000000.0
+    """
+    w = _nonnegative(bandwidth_hz, "bandwidth_hz")
+    s = _nonnegative(snr, "snr")
+    cap = _positive(max_snr, "max_snr")
+    rho = _positive(share, "share")
+    if (rho > 1).any():
+        raise ValidationError("share", f"must be in (0, 1] (got max {float(rho.max())!r})")
+    return _out(rho * w * np.log1p(np.minimum(s, cap)) / _LN2)
+
+
+def beam_schedule_share(n_users: ArrayLike, beams: ArrayLike) -> FloatArray | float:
+    """Share of time a user's D2D links are active, :math:`\\rho(N) = \\min(1, B / N)`.
+
+    [XR] Section IV-A introduces :math:`\\rho(N) \\in (0, 1]`, "the rate loss
+    introduced by a clustering algorithm that achieves near-zero interference
+    between the simultaneously active links", estimated numerically and given
+    no formula. This is edgealloc's model of it: an interference-free
+    schedule lets at most :math:`B` users transmit at once in the deployment
+    area (e.g. one per non-overlapping beam sector, :math:`B = 2\\pi/\\theta`,
+    12 for 30 deg beams); served in turn (fluid round robin), each of the
+    :math:`N` users is active a share :math:`\\min(1, B/N)` of the time. It is
+    1 for :math:`N \\le B` and falls as :math:`1/N` beyond.
+
+    Parameters
+    ----------
+    n_users
+        Number of users :math:`N`, >= 1.
+    beams
+        Simultaneous interference-free transmitters :math:`B` (> 0).
+
+    Returns
+    -------
+    float or ndarray
+        :math:`\\rho(N) \\in (0, 1]`.
+
+    Examples
+    --------
+    >>> beam_schedule_share(20, 12), beam_schedule_share(6, 12)
+    (0.6, 1.0)
+    """
+    n = _as_float(n_users, "n_users")
+    if (n < 1).any():
+        raise ValidationError("n_users", f"must be >= 1 (got min {float(n.min())!r})")
+    b = _positive(beams, "beams")
+    return _out(np.minimum(1.0, b / n))

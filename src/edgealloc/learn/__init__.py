@@ -1,0 +1,55 @@
+"""Real learning under an allocation (DESIGN.md layer 5).
+
+NumPy only at import time; heavier back-ends (PyTorch training) live in
+their own modules and are imported on demand.
+
+- :mod:`.data` — offline datasets (scikit-learn's digits, MNIST-1D generated
+  locally, synthetic linear regression, MNIST IDX and CIFAR-10 files already
+  on disk) and image resampling.
+- :mod:`.partition` — IID, label-sorted shards and unbalanced partitions; the
+  parallel-learning and federated samplers.
+- :mod:`.online_regression` — online distributed least-squares regression
+  of the XR offloading paper (``seeds/xr-offloading.txt``, Section II-A):
+  a synthetic stream, partial gradients under server / D2D offloading plans,
+  batched online SGD on a simulated clock.
+"""
+
+from .data import DATASETS as DATASETS
+from .data import Dataset as Dataset
+from .data import load_dataset as load_dataset
+from .data import resample_images as resample_images
+from .online_regression import Batch as Batch
+from .online_regression import LinearStream as LinearStream
+from .online_regression import OnlineTrace as OnlineTrace
+from .online_regression import PartialGradients as PartialGradients
+from .online_regression import Strategy as Strategy
+from .online_regression import assign_workers as assign_workers
+from .online_regression import draw_points as draw_points
+from .online_regression import gradient_scale as gradient_scale
+from .online_regression import offloaded_gradient as offloaded_gradient
+from .online_regression import reference_gradient as reference_gradient
+from .online_regression import train_online as train_online
+from .partition import FederatedSampler as FederatedSampler
+from .partition import ParallelSampler as ParallelSampler
+from .partition import partition as partition
+
+__all__ = [
+    "DATASETS",
+    "Batch",
+    "Dataset",
+    "FederatedSampler",
+    "LinearStream",
+    "OnlineTrace",
+    "ParallelSampler",
+    "PartialGradients",
+    "Strategy",
+    "assign_workers",
+    "draw_points",
+    "gradient_scale",
+    "load_dataset",
+    "offloaded_gradient",
+    "partition",
+    "reference_gradient",
+    "resample_images",
+    "train_online",
+]
