@@ -93,17 +93,34 @@ def milp_table(
             with quiet_c_stdout():
                 milp = milp_optimum(problem, time_limit=time_limit)
             try:
-                timing = time_call(lambda p=problem: edgealloc.solve(p, "optimal"),
-                                   repeats=3 if quick else 5, warmup=1)
+                timing = time_call(
+                    lambda p=problem: edgealloc.solve(p, "optimal"),
+                    repeats=3 if quick else 5,
+                    warmup=1,
+                )
             except InfeasibleError as exc:
                 agree = milp.status in ("infeasible", "time_limit")
                 if not agree:
                     mismatches += 1
-                    print(f"!!! MISMATCH at K = {k}, seed {seed}: optimal says infeasible, "
-                          f"HiGHS says {milp.status}", file=sys.stderr, flush=True)
-                rows.append([f"{k:,}", str(seed), "infeasible", milp.status,
-                             "yes" if agree else "!!! MISMATCH", "n/a",
-                             fmt_seconds(milp.seconds), milp.status, "n/a"])
+                    print(
+                        f"!!! MISMATCH at K = {k}, seed {seed}: optimal says infeasible, "
+                        f"HiGHS says {milp.status}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                rows.append(
+                    [
+                        f"{k:,}",
+                        str(seed),
+                        "infeasible",
+                        milp.status,
+                        "yes" if agree else "!!! MISMATCH",
+                        "n/a",
+                        fmt_seconds(milp.seconds),
+                        milp.status,
+                        "n/a",
+                    ]
+                )
                 del exc
                 continue
             res = timing.value
@@ -119,7 +136,8 @@ def milp_table(
                 else:
                     mismatches += 1
                     which = (
-                        "optimal is NOT optimal" if milp.objective > res.objective
+                        "optimal is NOT optimal"
+                        if milp.objective > res.objective
                         else "MILP below optimal (oracle bug?)"
                     )
                     match = f"!!! MISMATCH: {which}" if ev.feasible else "!!! optimal infeasible"
@@ -137,17 +155,19 @@ def milp_table(
                     if milp.status == "time_limit"
                     else "n/a"
                 )
-            rows.append([
-                f"{k:,}",
-                str(seed),
-                f"{res.objective:.6g}",
-                milp_obj,
-                match,
-                fmt_seconds(timing.median),
-                fmt_seconds(milp.seconds),
-                milp.status,
-                ratio,
-            ])
+            rows.append(
+                [
+                    f"{k:,}",
+                    str(seed),
+                    f"{res.objective:.6g}",
+                    milp_obj,
+                    match,
+                    fmt_seconds(timing.median),
+                    fmt_seconds(milp.seconds),
+                    milp.status,
+                    ratio,
+                ]
+            )
         finished_any = finished_here
         if grow and i == len(sizes) and finished_here:
             sizes.append(sizes[-1] * 2)
@@ -155,8 +175,17 @@ def milp_table(
         f"Async optimal (c = {STALENESS}, energy, T = {DEADLINE:g} s, {samples_per_device} "
         f"samples/device) vs HiGHS MILP (edgealloc.mel.verify.milp_optimum, time limit "
         f"{time_limit:g} s)",
-        ["K", "seed", "optimal mean tau", "MILP mean tau", "equal", "optimal time",
-         "MILP time", "MILP status", "ratio"],
+        [
+            "K",
+            "seed",
+            "optimal mean tau",
+            "MILP mean tau",
+            "equal",
+            "optimal time",
+            "MILP time",
+            "MILP status",
+            "ratio",
+        ],
         rows,
     )
     if mismatches:
@@ -182,29 +211,44 @@ def large_table(sizes: Sequence[int], quick: bool) -> tuple[Table, bool]:
     medians: dict[int, float] = {}
     for k in sizes:
         problem = _problem(k, seed=0)
-        timing = time_call(lambda p=problem: edgealloc.solve(p, "optimal"),
-                           repeats=3 if quick or k > 1000 else 5, warmup=1)
+        timing = time_call(
+            lambda p=problem: edgealloc.solve(p, "optimal"),
+            repeats=3 if quick or k > 1000 else 5,
+            warmup=1,
+        )
         res = timing.value
         ev = problem.evaluate(res.tau, res.samples)
         all_ok &= ev.feasible
         medians[k] = timing.median
         part = res.tau > 0
-        rows.append([
-            f"{k:,}",
-            f"{problem.total_samples:,}",
-            f"{res.objective:.6g}",
-            f"{res.relaxed_bound:.6g}",
-            f"{int(res.tau[part].min())}..{int(res.tau[part].max())}",
-            fmt_seconds(timing.median),
-            fmt_seconds(timing.best),
-            str(len(timing.runs)),
-            fmt_ratio(timing.median, medians[sizes[0]]),
-            "yes" if ev.feasible else "NO: " + ev.violations[0],
-        ])
+        rows.append(
+            [
+                f"{k:,}",
+                f"{problem.total_samples:,}",
+                f"{res.objective:.6g}",
+                f"{res.relaxed_bound:.6g}",
+                f"{int(res.tau[part].min())}..{int(res.tau[part].max())}",
+                fmt_seconds(timing.median),
+                fmt_seconds(timing.best),
+                str(len(timing.runs)),
+                fmt_ratio(timing.median, medians[sizes[0]]),
+                "yes" if ev.feasible else "NO: " + ev.violations[0],
+            ]
+        )
     table = Table(
         f"Async optimal alone (c = {STALENESS}, energy, T = {DEADLINE:g} s, seed 0)",
-        ["K", "total_samples", "mean tau", "relaxed bound", "tau range", "median", "best",
-         "runs", "time ratio", "evaluate ok"],
+        [
+            "K",
+            "total_samples",
+            "mean tau",
+            "relaxed bound",
+            "tau range",
+            "median",
+            "best",
+            "runs",
+            "time ratio",
+            "evaluate ok",
+        ],
         rows,
     )
     if 10_000 in medians:
@@ -222,15 +266,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the asynchronous benchmark; 0, or 1 on an objective mismatch or infeasible result."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_args(parser)
-    parser.add_argument("--seeds", type=seeds_arg, default=None,
-                        help="instances per K of the MILP table: 'N' or '0,3' (default 3; quick 1)")
-    parser.add_argument("--time-limit", type=float, default=None,
-                        help="HiGHS seconds per instance (default 60; quick 5)")
-    parser.add_argument("--sizes", default=None,
-                        help="comma-separated K of the MILP table (default 10,20,50,100 and "
-                        "doubling while HiGHS finishes)")
-    parser.add_argument("--samples-per-device", type=int, default=None,
-                        help="total_samples / K in the MILP table (default 3000)")
+    parser.add_argument(
+        "--seeds",
+        type=seeds_arg,
+        default=None,
+        help="instances per K of the MILP table: 'N' or '0,3' (default 3; quick 1)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="HiGHS seconds per instance (default 60; quick 5)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default=None,
+        help="comma-separated K of the MILP table (default 10,20,50,100 and "
+        "doubling while HiGHS finishes)",
+    )
+    parser.add_argument(
+        "--samples-per-device",
+        type=int,
+        default=None,
+        help="total_samples / K in the MILP table (default 3000)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     plain = use_plain(args)

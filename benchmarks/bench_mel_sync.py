@@ -167,8 +167,9 @@ def generic_route(problem: MelProblem, method: str, *, time_limit: float | None)
     def cons_hess(x: np.ndarray, v: np.ndarray) -> sp.csr_matrix:
         # Hessian of sum_k v_k (T - c2_k tau d_k - ...): -v_k c2_k at (tau, d_k) and (d_k, tau).
         vals = np.concatenate([-c2 * v, -c2 * v])
-        return sp.csr_matrix((vals, (cols, np.concatenate([idx + 1, np.zeros(k, np.int64)]))),
-                             shape=(k + 1, k + 1))
+        return sp.csr_matrix(
+            (vals, (cols, np.concatenate([idx + 1, np.zeros(k, np.int64)]))), shape=(k + 1, k + 1)
+        )
 
     x0 = np.concatenate([[1.0], np.full(k, d / k)])
     stop = _Deadline(time_limit)
@@ -233,30 +234,46 @@ def scaling_table(sizes: Sequence[int], quick: bool) -> tuple[Table, dict[int, f
     base = None
     for k in sizes:
         problem = fleet_problem(k, seed=0)
-        timing = time_call(lambda p=problem: edgealloc.solve(p, "optimal"),
-                           repeats=_repeats(k, quick), warmup=2 if k <= 10_000 else 1)
+        timing = time_call(
+            lambda p=problem: edgealloc.solve(p, "optimal"),
+            repeats=_repeats(k, quick),
+            warmup=2 if k <= 10_000 else 1,
+        )
         res = timing.value
         ev = problem.evaluate(res.tau, res.samples)
         all_ok &= ev.feasible
         medians[k] = timing.median
         base = base or (k, timing.median)
-        rows.append([
-            f"{k:,}",
-            f"{problem.total_samples:,}",
-            str(int(res.tau.max())),
-            f"{res.relaxed_bound:.4f}",
-            fmt_seconds(timing.median),
-            fmt_seconds(timing.best),
-            str(len(timing.runs)),
-            f"{timing.median / k * 1e9:.0f}",
-            fmt_ratio(timing.median, base[1]),
-            f"{k / base[0]:,.0f}x",
-            "yes" if ev.feasible else "NO: " + ev.violations[0],
-        ])
+        rows.append(
+            [
+                f"{k:,}",
+                f"{problem.total_samples:,}",
+                str(int(res.tau.max())),
+                f"{res.relaxed_bound:.4f}",
+                fmt_seconds(timing.median),
+                fmt_seconds(timing.best),
+                str(len(timing.runs)),
+                f"{timing.median / k * 1e9:.0f}",
+                fmt_ratio(timing.median, base[1]),
+                f"{k / base[0]:,.0f}x",
+                "yes" if ev.feasible else "NO: " + ev.violations[0],
+            ]
+        )
     table = Table(
         "Sync optimal: scaling in K (heterogeneous fleets, seed 0, 3000 samples/device, T = 30 s)",
-        ["K", "total_samples", "tau", "relaxed tau", "median", "best", "runs", "ns/device",
-         "time ratio", "size ratio", "evaluate ok"],
+        [
+            "K",
+            "total_samples",
+            "tau",
+            "relaxed tau",
+            "median",
+            "best",
+            "runs",
+            "ns/device",
+            "time ratio",
+            "size ratio",
+            "evaluate ok",
+        ],
         rows,
     )
     if 1_000_000 in medians:
@@ -285,8 +302,9 @@ def generic_table(
     compared = 0
     for i, seed in enumerate(seeds):
         problem = fleet_problem(k, seed=seed)
-        timing = time_call(lambda p=problem: edgealloc.solve(p, "optimal"),
-                           repeats=3 if quick else 7, warmup=1)
+        timing = time_call(
+            lambda p=problem: edgealloc.solve(p, "optimal"), repeats=3 if quick else 7, warmup=1
+        )
         res = timing.value
         tau_opt = int(res.tau.max())
         for method in methods:
@@ -298,22 +316,34 @@ def generic_table(
             compared += 1
             if out.tau > tau_opt:
                 never_smaller = False
-            rows.append([
-                str(seed),
-                method,
-                fmt_seconds(out.seconds),
-                fmt_seconds(timing.median),
-                fmt_ratio(out.seconds, timing.median),
-                f"{out.relaxed_tau:.4f}",
-                f"{res.relaxed_bound:.4f}",
-                str(out.tau),
-                str(tau_opt),
-                ("yes" if out.converged else "no") + f": {out.message[:60]}",
-            ])
+            rows.append(
+                [
+                    str(seed),
+                    method,
+                    fmt_seconds(out.seconds),
+                    fmt_seconds(timing.median),
+                    fmt_ratio(out.seconds, timing.median),
+                    f"{out.relaxed_tau:.4f}",
+                    f"{res.relaxed_bound:.4f}",
+                    str(out.tau),
+                    str(tau_opt),
+                    ("yes" if out.converged else "no") + f": {out.message[:60]}",
+                ]
+            )
     table = Table(
         f"Sync optimal vs generic route (relax (13), scipy.optimize.minimize, round) at K = {k:,}",
-        ["seed", "generic method", "generic time", "optimal time", "ratio",
-         "generic relaxed tau", "exact relaxed tau", "generic tau", "optimal tau", "converged"],
+        [
+            "seed",
+            "generic method",
+            "generic time",
+            "optimal time",
+            "ratio",
+            "generic relaxed tau",
+            "exact relaxed tau",
+            "generic tau",
+            "optimal tau",
+            "converged",
+        ],
         rows,
     )
     if ratios:
@@ -345,17 +375,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the synchronous benchmark; returns 0, or 1 if a correctness check failed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_args(parser)
-    parser.add_argument("--generic-k", type=int, default=None,
-                        help="K of the generic-route comparison (default 1000; quick: 10)")
-    parser.add_argument("--seeds", type=seeds_arg, default=None,
-                        help="instances of the generic comparison: 'N' or '0,3,7' (default 5)")
-    parser.add_argument("--methods", default="trust-constr,SLSQP",
-                        help="comma-separated minimize methods (trust-constr, SLSQP)")
-    parser.add_argument("--slsqp-seeds", type=int, default=None,
-                        help="run SLSQP on the first N seeds only (dense: minutes at K=1000; "
-                        "default 1; quick: all)")
-    parser.add_argument("--generic-time-limit", type=float, default=None,
-                        help="seconds before a generic solve is stopped (default 300; quick: 5)")
+    parser.add_argument(
+        "--generic-k",
+        type=int,
+        default=None,
+        help="K of the generic-route comparison (default 1000; quick: 10)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=seeds_arg,
+        default=None,
+        help="instances of the generic comparison: 'N' or '0,3,7' (default 5)",
+    )
+    parser.add_argument(
+        "--methods",
+        default="trust-constr,SLSQP",
+        help="comma-separated minimize methods (trust-constr, SLSQP)",
+    )
+    parser.add_argument(
+        "--slsqp-seeds",
+        type=int,
+        default=None,
+        help="run SLSQP on the first N seeds only (dense: minutes at K=1000; "
+        "default 1; quick: all)",
+    )
+    parser.add_argument(
+        "--generic-time-limit",
+        type=float,
+        default=None,
+        help="seconds before a generic solve is stopped (default 300; quick: 5)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     plain = use_plain(args)

@@ -183,27 +183,30 @@ def server_table(sizes: Sequence[int], quick: bool) -> tuple[Table, bool]:
             objectives: dict[str, float] = {}
             repeats, warmup = _server_repeats(n, quick)
             for scheme in SERVER_SCHEMES:
-                timing = time_call(lambda p=p, s=scheme: edgealloc.solve(p, s),
-                                   repeats=repeats, warmup=warmup)
+                timing = time_call(
+                    lambda p=p, s=scheme: edgealloc.solve(p, s), repeats=repeats, warmup=warmup
+                )
                 res = timing.value
                 check = _check_server(p, res, scheme)
                 ok &= check == "yes"
                 objectives[scheme] = res.objective
                 medians[(n, variant, scheme)] = timing.median
-                rows.append([
-                    f"{n:,}",
-                    variant,
-                    f"{p.server_rate:.3g}",
-                    scheme,
-                    f"{res.objective * 1e3:.6f}",
-                    f"{res.speedup:.4f}",
-                    f"{int(np.count_nonzero(res.offloaded_points > 0)):,}",
-                    fmt_seconds(timing.median),
-                    fmt_seconds(timing.best),
-                    str(len(timing.runs)),
-                    f"{timing.median / n * 1e9:.0f}",
-                    check,
-                ])
+                rows.append(
+                    [
+                        f"{n:,}",
+                        variant,
+                        f"{p.server_rate:.3g}",
+                        scheme,
+                        f"{res.objective * 1e3:.6f}",
+                        f"{res.speedup:.4f}",
+                        f"{int(np.count_nonzero(res.offloaded_points > 0)):,}",
+                        fmt_seconds(timing.median),
+                        fmt_seconds(timing.best),
+                        str(len(timing.runs)),
+                        f"{timing.median / n * 1e9:.0f}",
+                        check,
+                    ]
+                )
             # Orderings that hold whatever the instance: the continuous optimum is a lower
             # bound of every whole-point allocation, and optimal is the best of those.
             if not objectives["relaxed"] <= objectives["optimal"] * (1 + 1e-12):
@@ -215,8 +218,20 @@ def server_table(sizes: Sequence[int], quick: bool) -> tuple[Table, bool]:
         builds[n] = build
     table = Table(
         "offload-server: scaling in N (xr-server preset, seed 0)",
-        ["N", "server", "a_S (MAC/s)", "scheme", "T (ms)", "gain", "users offloading",
-         "median", "best", "runs", "ns/user", "evaluate ok"],
+        [
+            "N",
+            "server",
+            "a_S (MAC/s)",
+            "scheme",
+            "T (ms)",
+            "gain",
+            "users offloading",
+            "median",
+            "best",
+            "runs",
+            "ns/user",
+            "evaluate ok",
+        ],
         rows,
     )
     table.notes.append(
@@ -339,25 +354,35 @@ def highs_tables(
     for n in sizes:
         for seed in seeds:
             p = server_problem(n, seed)
-            rel_t = time_call(lambda p=p: edgealloc.solve(p, "relaxed"),
-                              repeats=7 if quick else 21, warmup=2)
-            opt_t = time_call(lambda p=p: edgealloc.solve(p, "optimal"),
-                              repeats=7 if quick else 21, warmup=2)
+            rel_t = time_call(
+                lambda p=p: edgealloc.solve(p, "relaxed"), repeats=7 if quick else 21, warmup=2
+            )
+            opt_t = time_call(
+                lambda p=p: edgealloc.solve(p, "optimal"), repeats=7 if quick else 21, warmup=2
+            )
             relaxed, optimal = rel_t.value.objective, opt_t.value.objective
             lp = time_server_lp(p, repeats=3 if quick else 5)
             diff = _rel(relaxed, lp.value)
             agree = diff <= LP_RTOL
             ok &= agree
             lp_ratios.setdefault(n, []).append(lp.total / rel_t.median)
-            lp_rows.append([
-                f"{n:,}", str(seed),
-                f"{relaxed * 1e3:.9f}", f"{lp.value * 1e3:.9f}", f"{diff:.1e}",
-                "yes" if agree else "!!! MISMATCH",
-                fmt_seconds(rel_t.median), fmt_seconds(opt_t.median),
-                fmt_seconds(lp.total), fmt_seconds(lp.solve),
-                fmt_ratio(lp.total, rel_t.median), fmt_ratio(lp.solve, rel_t.median),
-                fmt_ratio(lp.total, opt_t.median),
-            ])
+            lp_rows.append(
+                [
+                    f"{n:,}",
+                    str(seed),
+                    f"{relaxed * 1e3:.9f}",
+                    f"{lp.value * 1e3:.9f}",
+                    f"{diff:.1e}",
+                    "yes" if agree else "!!! MISMATCH",
+                    fmt_seconds(rel_t.median),
+                    fmt_seconds(opt_t.median),
+                    fmt_seconds(lp.total),
+                    fmt_seconds(lp.solve),
+                    fmt_ratio(lp.total, rel_t.median),
+                    fmt_ratio(lp.solve, rel_t.median),
+                    fmt_ratio(lp.total, opt_t.median),
+                ]
+            )
             milp = time_server_milp(p, milp_limit)
             if milp.value is None:
                 equal = f"unchecked ({milp.status})"
@@ -374,17 +399,37 @@ def highs_tables(
                     ok = False
                 ratio = fmt_ratio(milp.total, opt_t.median)
             milp_ratios.setdefault(n, []).append((milp.total / opt_t.median, milp.value is None))
-            milp_rows.append([
-                f"{n:,}", str(seed), f"{optimal * 1e3:.9f}", mval, equal,
-                fmt_seconds(opt_t.median), fmt_seconds(milp.total), fmt_seconds(milp.milp),
-                milp.status, ratio,
-            ])
+            milp_rows.append(
+                [
+                    f"{n:,}",
+                    str(seed),
+                    f"{optimal * 1e3:.9f}",
+                    mval,
+                    equal,
+                    fmt_seconds(opt_t.median),
+                    fmt_seconds(milp.total),
+                    fmt_seconds(milp.milp),
+                    milp.status,
+                    ratio,
+                ]
+            )
     lp_table = Table(
-        "offload-server relaxed vs HiGHS LP (verify.server_lp, the same LP (P1)), "
-        "xr-server preset",
-        ["N", "seed", "relaxed T (ms)", "HiGHS LP T (ms)", "rel. diff", "agree",
-         "relaxed time", "optimal time", "HiGHS total", "HiGHS linprog only",
-         "ratio (total)", "ratio (linprog only)", "ratio total vs optimal"],
+        "offload-server relaxed vs HiGHS LP (verify.server_lp, the same LP (P1)), xr-server preset",
+        [
+            "N",
+            "seed",
+            "relaxed T (ms)",
+            "HiGHS LP T (ms)",
+            "rel. diff",
+            "agree",
+            "relaxed time",
+            "optimal time",
+            "HiGHS total",
+            "HiGHS linprog only",
+            "ratio (total)",
+            "ratio (linprog only)",
+            "ratio total vs optimal",
+        ],
         lp_rows,
     )
     lp_table.notes.append(
@@ -410,8 +455,18 @@ def highs_tables(
     milp_table = Table(
         f"offload-server optimal vs HiGHS MILP (verify.server_milp, whole points, "
         f"time limit {milp_limit:g} s)",
-        ["N", "seed", "optimal T (ms)", "MILP T (ms)", "equal", "optimal time", "MILP total",
-         "MILP milp() only", "MILP status", "ratio"],
+        [
+            "N",
+            "seed",
+            "optimal T (ms)",
+            "MILP T (ms)",
+            "equal",
+            "optimal time",
+            "MILP total",
+            "MILP milp() only",
+            "MILP status",
+            "ratio",
+        ],
         milp_rows,
     )
     milp_table.notes.append(
@@ -460,8 +515,9 @@ def d2d_table(
             reps = 3 if n <= 50 else 1
             relaxed = None
             if not large:
-                relaxed = time_call(lambda p=p: edgealloc.solve(p, "relaxed"),
-                                    repeats=reps, warmup=0)
+                relaxed = time_call(
+                    lambda p=p: edgealloc.solve(p, "relaxed"), repeats=reps, warmup=0
+                )
             optimal = time_call(lambda p=p: edgealloc.solve(p, "optimal"), repeats=reps, warmup=0)
             runs[(n, seed)] = D2DRun(relaxed, optimal)
             res = optimal.value
@@ -482,24 +538,40 @@ def d2d_table(
             ok &= not checks
             by_n.setdefault(n, []).append(optimal.median)
             by_n_lp.setdefault(n, []).append(relaxed.median if relaxed else lp_part)
-            rows.append([
-                f"{n:,}", str(seed), f"{res.info['links']:,}",
-                fmt_seconds(relaxed.median) if relaxed else f"({fmt_seconds(lp_part)})",
-                fmt_seconds(optimal.median),
-                fmt_seconds(lp_part),
-                fmt_seconds(optimal.median - lp_part),
-                f"{res.bound * 1e3:.6f}",
-                f"{res.objective * 1e3:.6f}",
-                f"{100 * float(res.info['gap']):.3f}",
-                f"{res.speedup:.4f}",
-                str(len(optimal.runs)),
-                "yes" if not checks else "NO: " + checks[0],
-            ])
+            rows.append(
+                [
+                    f"{n:,}",
+                    str(seed),
+                    f"{res.info['links']:,}",
+                    fmt_seconds(relaxed.median) if relaxed else f"({fmt_seconds(lp_part)})",
+                    fmt_seconds(optimal.median),
+                    fmt_seconds(lp_part),
+                    fmt_seconds(optimal.median - lp_part),
+                    f"{res.bound * 1e3:.6f}",
+                    f"{res.objective * 1e3:.6f}",
+                    f"{100 * float(res.info['gap']):.3f}",
+                    f"{res.speedup:.4f}",
+                    str(len(optimal.runs)),
+                    "yes" if not checks else "NO: " + checks[0],
+                ]
+            )
     table = Table(
         "offload-d2d: LP (P2) and whole points (xr-d2d preset, rho(N) = min(1, 12/N))",
-        ["N", "seed", "link variables", "relaxed time", "optimal time", "LP part",
-         "rounding (+checks)", "LP T (ms)", "rounded T (ms)", "gap %", "gain", "runs",
-         "evaluate ok"],
+        [
+            "N",
+            "seed",
+            "link variables",
+            "relaxed time",
+            "optimal time",
+            "LP part",
+            "rounding (+checks)",
+            "LP T (ms)",
+            "rounded T (ms)",
+            "gap %",
+            "gain",
+            "runs",
+            "evaluate ok",
+        ],
         rows,
     )
     table.notes.append(
@@ -640,18 +712,39 @@ def generic_table(
                 agree = f"{diff:.1e}" + ("" if good else " !!! MISMATCH")
                 gval, ratio = f"{out.value * 1e3:.9f}", ""
             ratios.append((n, total / ours.median, out.value is None))
-            rows.append([
-                f"{n:,}", str(seed), f"{out.variables:,} x {out.rows:,}",
-                fmt_seconds(out.build), fmt_seconds(out.solve), fmt_seconds(total),
-                fmt_seconds(ours.median), ratio + fmt_ratio(total, ours.median),
-                gval, f"{value * 1e3:.9f}", agree, out.status,
-            ])
+            rows.append(
+                [
+                    f"{n:,}",
+                    str(seed),
+                    f"{out.variables:,} x {out.rows:,}",
+                    fmt_seconds(out.build),
+                    fmt_seconds(out.solve),
+                    fmt_seconds(total),
+                    fmt_seconds(ours.median),
+                    ratio + fmt_ratio(total, ours.median),
+                    gval,
+                    f"{value * 1e3:.9f}",
+                    agree,
+                    out.status,
+                ]
+            )
     table = Table(
         f"offload-d2d relaxed vs the generic (P2) (every ordered pair, no netting, "
         f"linprog(method='highs'), time limit {time_limit:g} s)",
-        ["N", "seed", "generic vars x rows", "generic build", "generic HiGHS",
-         "generic total", "relaxed time", "ratio", "generic T (ms)", "relaxed T (ms)",
-         "rel. diff", "generic status"],
+        [
+            "N",
+            "seed",
+            "generic vars x rows",
+            "generic build",
+            "generic HiGHS",
+            "generic total",
+            "relaxed time",
+            "ratio",
+            "generic T (ms)",
+            "relaxed T (ms)",
+            "rel. diff",
+            "generic status",
+        ],
         rows,
     )
     table.notes.append(
@@ -676,19 +769,20 @@ def generic_table(
 # ---------------------------------------------------------------------------
 # 6. the Fig. 2 sweep
 # ---------------------------------------------------------------------------
-def fig2_tables(
-    seeds: int | None, quick: bool, workers: int | None
-) -> tuple[list[Table], bool]:
+def fig2_tables(seeds: int | None, quick: bool, workers: int | None) -> tuple[list[Table], bool]:
     """Run ``xr_heterogeneity.run`` into a temporary folder; (tables, no gain below 1)."""
     from edgealloc.experiments import xr_heterogeneity
 
-    n_seeds = seeds if seeds is not None else (
-        xr_heterogeneity.QUICK_SEEDS if quick else xr_heterogeneity.DEFAULT_SEEDS
+    n_seeds = (
+        seeds
+        if seeds is not None
+        else (xr_heterogeneity.QUICK_SEEDS if quick else xr_heterogeneity.DEFAULT_SEEDS)
     )
     with tempfile.TemporaryDirectory(prefix="bench-fig2-") as tmp:
         t0 = time.perf_counter()
-        out = xr_heterogeneity.run(Path(tmp), seeds=n_seeds, quick=quick, workers=workers,
-                                   progress=False)
+        out = xr_heterogeneity.run(
+            Path(tmp), seeds=n_seeds, quick=quick, workers=workers, progress=False
+        )
         wall = time.perf_counter() - t0
     full = not quick and n_seeds >= xr_heterogeneity.DEFAULT_SEEDS
     if full:
@@ -698,14 +792,16 @@ def fig2_tables(
     timing = Table(
         "Fig. 2 sweep (edgealloc.experiments.xr_heterogeneity.run)",
         ["grid", "experiments per point", "workers", "wall", "target", "verdict"],
-        [[
-            "quick" if quick else "full",
-            f"{n_seeds:,}",
-            str(workers) if workers else "os.cpu_count()",
-            fmt_seconds(wall),
-            f"< {TARGET_FIG2_S / 60:g} min (full sweep)",
-            verdict,
-        ]],
+        [
+            [
+                "quick" if quick else "full",
+                f"{n_seeds:,}",
+                str(workers) if workers else "os.cpu_count()",
+                fmt_seconds(wall),
+                f"< {TARGET_FIG2_S / 60:g} min (full sweep)",
+                verdict,
+            ]
+        ],
         notes=list(out.notes[:2]),
     )
     cols = list(out.summary[0]) if out.summary else []
@@ -728,36 +824,79 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the offloading benchmark; 0, or 1 if a correctness check failed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_args(parser)
-    parser.add_argument("--server-sizes", type=_ints, default=None,
-                        help="N of the server scaling table (default 1e3,1e4,1e5,1e6; "
-                        "quick 1e3,1e4)")
-    parser.add_argument("--highs-sizes", type=_ints, default=None,
-                        help="N of the HiGHS comparisons (default 500,1000,2000; quick 100,200)")
-    parser.add_argument("--highs-seeds", type=seeds_arg, default=None,
-                        help="instances per N of the HiGHS comparisons: 'N' or '0,3' "
-                        "(default 3; quick 1)")
-    parser.add_argument("--milp-time-limit", type=float, default=None,
-                        help="HiGHS MILP seconds per instance (default 300; quick 20)")
-    parser.add_argument("--d2d-sizes", type=_ints, default=None,
-                        help=f"N of the D2D table (default 50,100,300; quick 20,50); "
-                        f"N >= {D2D_LARGE} runs one seed, optimal only")
-    parser.add_argument("--d2d-seeds", type=seeds_arg, default=None,
-                        help="D2D instances per N: 'N' or '0,3' (default 3; quick 1)")
-    parser.add_argument("--generic-sizes", type=_ints, default=None,
-                        help="N of the generic-(P2) comparison (default 50,100; quick 20)")
-    parser.add_argument("--generic-time-limit", type=float, default=None,
-                        help="seconds before HiGHS stops on the generic (P2) (default 120; "
-                        "quick 20)")
-    parser.add_argument("--fig2", action="store_true",
-                        help="also run the Fig. 2 sweep (full: 5000 experiments per point, "
-                        "about 13 minutes on 2 cores; with --quick: the quick grid, 20 seeds)")
-    parser.add_argument("--fig2-seeds", type=int, default=None,
-                        help="experiments per Fig. 2 point (default 5000; quick 20)")
-    parser.add_argument("--fig2-workers", type=int, default=None,
-                        help="worker processes of the Fig. 2 sweep (default os.cpu_count())")
-    parser.add_argument("--only", default=None,
-                        help="comma-separated sections to run: server, highs, d2d, generic, "
-                        "fig2 (default: all but fig2, which needs --fig2)")
+    parser.add_argument(
+        "--server-sizes",
+        type=_ints,
+        default=None,
+        help="N of the server scaling table (default 1e3,1e4,1e5,1e6; quick 1e3,1e4)",
+    )
+    parser.add_argument(
+        "--highs-sizes",
+        type=_ints,
+        default=None,
+        help="N of the HiGHS comparisons (default 500,1000,2000; quick 100,200)",
+    )
+    parser.add_argument(
+        "--highs-seeds",
+        type=seeds_arg,
+        default=None,
+        help="instances per N of the HiGHS comparisons: 'N' or '0,3' (default 3; quick 1)",
+    )
+    parser.add_argument(
+        "--milp-time-limit",
+        type=float,
+        default=None,
+        help="HiGHS MILP seconds per instance (default 300; quick 20)",
+    )
+    parser.add_argument(
+        "--d2d-sizes",
+        type=_ints,
+        default=None,
+        help=f"N of the D2D table (default 50,100,300; quick 20,50); "
+        f"N >= {D2D_LARGE} runs one seed, optimal only",
+    )
+    parser.add_argument(
+        "--d2d-seeds",
+        type=seeds_arg,
+        default=None,
+        help="D2D instances per N: 'N' or '0,3' (default 3; quick 1)",
+    )
+    parser.add_argument(
+        "--generic-sizes",
+        type=_ints,
+        default=None,
+        help="N of the generic-(P2) comparison (default 50,100; quick 20)",
+    )
+    parser.add_argument(
+        "--generic-time-limit",
+        type=float,
+        default=None,
+        help="seconds before HiGHS stops on the generic (P2) (default 120; quick 20)",
+    )
+    parser.add_argument(
+        "--fig2",
+        action="store_true",
+        help="also run the Fig. 2 sweep (full: 5000 experiments per point, "
+        "about 13 minutes on 2 cores; with --quick: the quick grid, 20 seeds)",
+    )
+    parser.add_argument(
+        "--fig2-seeds",
+        type=int,
+        default=None,
+        help="experiments per Fig. 2 point (default 5000; quick 20)",
+    )
+    parser.add_argument(
+        "--fig2-workers",
+        type=int,
+        default=None,
+        help="worker processes of the Fig. 2 sweep (default os.cpu_count())",
+    )
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated sections to run: server, highs, d2d, generic, "
+        "fig2 (default: all but fig2, which needs --fig2)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     plain = use_plain(args)
@@ -769,15 +908,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--only: unknown section(s) {sorted(unknown)}")
     server_sizes = args.server_sizes or list(SERVER_SIZES_QUICK if quick else SERVER_SIZES_FULL)
     highs_sizes = args.highs_sizes or list(HIGHS_SIZES_QUICK if quick else HIGHS_SIZES_FULL)
-    highs_seeds = list(args.highs_seeds if args.highs_seeds is not None
-                       else (range(1) if quick else range(3)))
+    highs_seeds = list(
+        args.highs_seeds if args.highs_seeds is not None else (range(1) if quick else range(3))
+    )
     milp_limit = args.milp_time_limit or (20.0 if quick else 300.0)
     d2d_sizes = args.d2d_sizes or list(D2D_SIZES_QUICK if quick else D2D_SIZES_FULL)
-    d2d_seeds = list(args.d2d_seeds if args.d2d_seeds is not None
-                     else (range(1) if quick else range(3)))
-    generic_sizes = args.generic_sizes or list(
-        GENERIC_SIZES_QUICK if quick else GENERIC_SIZES_FULL
+    d2d_seeds = list(
+        args.d2d_seeds if args.d2d_seeds is not None else (range(1) if quick else range(3))
     )
+    generic_sizes = args.generic_sizes or list(GENERIC_SIZES_QUICK if quick else GENERIC_SIZES_FULL)
     generic_limit = args.generic_time_limit or (20.0 if quick else 120.0)
 
     print(f"# edgealloc benchmark: offloading (XR paper; {'quick' if quick else 'full'})\n")

@@ -1,4 +1,4 @@
-"""The ``edgealloc`` command line: solve, compile, presets, demo, reproduce.
+"""The ``edgealloc`` command line: solve, compile, presets, demo, reproduce, train.
 
 Exit codes
 ----------
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 import typer
 
 from . import __version__
+from .cli_train import train_command
 from .errors import InfeasibleError, SolverError, ValidationError
 from .result import Result, Status, to_jsonable
 
@@ -687,6 +688,10 @@ def reproduce(
         console.print(f"note: {note}")
     for path in result.files or []:
         console.print(f"wrote {path}")
+
+
+# ``edgealloc train``: lives in its own module (it imports torch only when it runs).
+app.command("train")(train_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

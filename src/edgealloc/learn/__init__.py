@@ -8,6 +8,15 @@ their own modules and are imported on demand.
   on disk) and image resampling.
 - :mod:`.partition` — IID, label-sorted shards and unbalanced partitions; the
   parallel-learning and federated samplers.
+- :mod:`.models` (PyTorch) — the MEL papers' fully connected net with the
+  input adapted, a small CNN, linear regression; bits and FLOPs measured from
+  the model (the scenario's workload).
+- :mod:`.engine` (PyTorch) — local SGD cycles (sync and async MEL) and
+  gradient averaging (FEEL), all learners batched in one process, equal to
+  the plain per-learner loop.
+- :mod:`.run` (PyTorch) — training under a ``mel`` allocation on a simulated
+  clock with an energy ledger (:func:`~edgealloc.learn.run.train`,
+  :func:`~edgealloc.learn.run.compare_schemes`); ``edgealloc train``.
 - :mod:`.online_regression` — online distributed least-squares regression
   of the XR offloading paper (``seeds/xr-offloading.txt``, Section II-A):
   a synthetic stream, partial gradients under server / D2D offloading plans,

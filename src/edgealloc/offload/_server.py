@@ -188,7 +188,7 @@ def relaxed_time(p: OffloadServerProblem) -> tuple[float, NDArray[np.float64]]:
             floor = max(floor, float(Ti[rest].max()))
     if not idx.size:
         return floor, np.zeros(n)
-    idx = idx[np.argsort(-Ti[idx], kind="stable")]  # sorted by T_i, descending
+    idx = idx[np.argsort(-Ti[idx])]  # sorted by T_i, descending
     Ts = Ti[idx]
     neg_Ts = -Ts
     cum_l = np.cumsum(p.points[idx], dtype=float)

@@ -1,0 +1,432 @@
+"""``edgealloc train``: real training under a ``mel`` allocation, on a simulated clock.
+
+Registered in :mod:`edgealloc.cli` with ``app.command("train")(train_command)``.
+The command compiles the scenario with the trained model as its workload
+(:func:`edgealloc.learn.run.scenario_for_model`), solves it with the scheme
+(or with every trainable scheme, ``--scheme all``), trains the allocation
+(:func:`edgealloc.learn.run.train`) and writes into ``--out``:
+
+``record.csv``
+    One row per global cycle (cycle 0 = the initial model):
+    ``cycle,sim_time_s,energy_j,train_loss,test_loss,test_accuracy,...``
+    (:data:`edgealloc.learn.run.RECORD_COLUMNS`).
+``record.png``
+    Accuracy (test loss for regression) against cycles, simulated seconds and
+    energy; training loss against simulated seconds.
+``allocation.json``
+    The solver's result (PROBLEMS.md fields).
+``ledger.csv``
+    Per device: class, clock, allocation, time, energy per cycle and in total.
+``problem.json``
+    The compiled canonical problem that was solved.
+
+With ``--scheme all`` the per-scheme files are ``record-<scheme>.csv``,
+``allocation-<scheme>.json`` and ``ledger-<scheme>.csv``, and one combined
+figure ``comparison.png``.
+
+Exit codes as for every command (:mod:`edgealloc.cli`): 2 bad input (and an
+output file that exists without ``--force``), 3 infeasible allocation, 1
+solver failure.
+
+PyTorch is imported only when the command runs; without it the command
+exits 2 with the one-line fix (``pip install 'edgealloc[learn]'``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .errors import ValidationError
+
+__all__ = ["train_command"]
+
+#: Default learning rate (equals :data:`edgealloc.learn.run.DEFAULT_LR`; kept here so the
+#: command's help does not import torch).
+DEFAULT_LR = 0.1
+#: Default kappa (equals :data:`edgealloc.learn.run.KAPPA`).
+DEFAULT_KAPPA = 1e-28
+
+_MODELS = ("mlp", "cnn", "linear")
+_MODES = ("parallel", "federated")
+_PARTITIONS = ("iid", "shards", "unbalanced")
+_CLOCKS = ("slowest", "deadline")
+_SAMPLES_KEYS = ("d", "total_samples")
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="Override a scenario field before compiling, e.g. --set devices=5 --set T=10 "
+        "(dotted keys reach into scenarios; values are YAML). d / total_samples defaults to "
+        "the training set size.",
+    ),
+]
+ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+
+
+def _choice(flag: str, value: str, options: Sequence[str]) -> str:
+    if value not in options:
+        raise ValidationError(flag, f"must be one of {', '.join(options)} (got {value!r})")
+    return value
+
+
+def _outputs(out: Path, names: Sequence[str], force: bool) -> dict[str, Path]:
+    """The files the run will write, refused early when one exists (without --force)."""
+    if out.exists() and not out.is_dir():
+        raise ValidationError(str(out), "exists and is not a directory")
+    files: dict[str, Path] = {}
+    if len(names) == 1:
+        files.update(
+            record=out / "record.csv",
+            figure=out / "record.png",
+            allocation=out / "allocation.json",
+            ledger=out / "ledger.csv",
+        )
+    else:
+        for name in names:
+            files[f"record:{name}"] = out / f"record-{name}.csv"
+            files[f"allocation:{name}"] = out / f"allocation-{name}.json"
+            files[f"ledger:{name}"] = out / f"ledger-{name}.csv"
+        files["figure"] = out / "comparison.png"
+    files["problem"] = out / "problem.json"
+    for path in files.values():
+        if path.is_dir():
+            raise ValidationError(str(path), "is a directory")
+        if path.exists() and not force:
+            raise ValidationError(str(path), "already exists (pass --force to overwrite)")
+    return files
+
+
+def _is_canonical(source: str) -> bool:
+    from .api import load_document
+    from .scenarios import PRESETS
+
+    if source in PRESETS and not Path(source).exists():
+        return False
+    doc = load_document(source)
+    return isinstance(doc, dict) and "family" in doc and "scenario" not in doc
+
+
+def _run(
+    scenario: str,
+    scheme: str,
+    dataset: str,
+    cycles: int,
+    seed: int,
+    out: Path,
+    sets: list[str] | None,
+    model: str,
+    mode: str | None,
+    partition: str,
+    lr: float,
+    data_path: Path | None,
+    n_samples: int | None,
+    eval_every: int,
+    clock: str,
+    kappa: float,
+    sequential: bool,
+    threads: int,
+    force: bool,
+) -> None:
+    from .api import schemes
+    from .cli import _check_source, _console, _dumps, _parse_sets, _rows_table, _write_new
+    from .learn.data import DATASETS
+
+    overrides = _parse_sets(sets)
+    known = schemes("mel")
+    if scheme == "relaxed":
+        raise ValidationError(
+            "--scheme",
+            "relaxed gives a fractional allocation (the continuous bound), which cannot be "
+            "trained; use optimal, paper, equal or all",
+        )
+    _choice("--scheme", scheme, [*[s for s in known if s != "relaxed"], "all"])
+    _choice("--dataset", dataset, DATASETS)
+    _choice("--model", model, _MODELS)
+    if mode is not None:
+        _choice("--mode", mode, _MODES)
+    _choice("--partition", partition, _PARTITIONS)
+    _choice("--clock", clock, _CLOCKS)
+    for flag, value, low in (
+        ("--cycles", cycles, 1),
+        ("--eval-every", eval_every, 1),
+        ("--seed", seed, 0),
+    ):
+        if value < low:
+            raise ValidationError(flag, f"must be >= {low} (got {value})")
+    for flag, fvalue in (("--lr", lr), ("--kappa", kappa)):
+        if not (math.isfinite(fvalue) and fvalue > 0):
+            raise ValidationError(flag, f"must be a positive number (got {fvalue:g})")
+    names = [s for s in known if s != "relaxed"] if scheme == "all" else [scheme]
+    files = _outputs(out, names, force)
+    _check_source(scenario)
+
+    from .learn.data import load_dataset
+    from .learn.models import model_for
+    from .learn.run import compare_schemes, scenario_for_model, train
+
+    notes: list[str] = []
+    ds = load_dataset(dataset, seed=seed, path=data_path, n_samples=n_samples)
+    spec = model_for(ds, model)
+    if _is_canonical(scenario):
+        from .api import load_problem
+
+        problem = load_problem(scenario, overrides=overrides)
+        if problem.FAMILY != "mel":
+            raise ValidationError(scenario, f"train needs a mel problem (got {problem.FAMILY})")
+        notes.append(
+            "canonical problem: its coefficients are used as given; nothing ties its workload "
+            "to the trained model (give a scenario to compile it for the model)"
+        )
+    else:
+        own_d = any(key in overrides for key in _SAMPLES_KEYS)
+        problem = scenario_for_model(
+            scenario,
+            spec,
+            overrides,
+            total_samples=None if own_d else ds.n_train,
+            mode=mode,
+        )
+        if not own_d:
+            notes.append(
+                f"d = {ds.n_train} samples per cycle, the training set size "
+                "(--set d=N to change it)"
+            )
+    effective_mode = mode or (problem.meta or {}).get("mode") or "parallel"
+    if partition != "iid" and effective_mode != "federated":
+        raise ValidationError(
+            "--partition", "applies to federated learning only (add --mode federated)"
+        )
+    options: dict[str, Any] = {
+        "cycles": cycles,
+        "mode": mode,
+        "partition_scheme": partition,
+        "lr": lr,
+        "seed": seed,
+        "batched": not sequential,
+        "progress": bool(getattr(sys.stderr, "isatty", lambda: False)()),
+        "eval_every": eval_every,
+        "clock": clock,
+        "kappa": kappa,
+        "keep_params": False,
+        "threads": threads,
+    }
+    import warnings
+
+    from .errors import EdgeallocWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EdgeallocWarning)
+        if scheme == "all":
+            comparison = compare_schemes(problem, ds, spec=spec, **options)
+            records = dict(comparison.records)
+            for name, why in comparison.skipped.items():
+                notes.append(f"{name} not trained: {why}")
+            rows = comparison.summary_rows()
+        else:
+            from .api import solve
+
+            res = solve(problem, scheme)  # InfeasibleError -> exit 3
+            records = {scheme: train(problem, res, ds, spec=spec, **options)}
+            rows = None
+    for w in dict.fromkeys(str(c.message) for c in caught):
+        notes.append(w)
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    first = next(iter(records.values()))
+    if scheme == "all":
+        for name, rec in records.items():
+            written.append(rec.to_csv(files[f"record:{name}"]))
+            written.append(rec.ledger_to_csv(files[f"ledger:{name}"]))
+            _quiet_write(
+                files[f"allocation:{name}"], _dumps(rec.result.to_dict()) + "\n", force, _write_new
+            )
+            written.append(files[f"allocation:{name}"])
+        written.append(comparison.plot(files["figure"]))
+    else:
+        rec = first
+        written.append(rec.to_csv(files["record"]))
+        written.append(rec.plot(files["figure"]))
+        _quiet_write(files["allocation"], _dumps(rec.result.to_dict()) + "\n", force, _write_new)
+        written.append(files["allocation"])
+        written.append(rec.ledger_to_csv(files["ledger"]))
+    _quiet_write(files["problem"], problem.to_json() + "\n", force, _write_new)
+    written.append(files["problem"])
+
+    if rows is None:
+        from .learn.run import Comparison
+
+        rows = Comparison(records=records, results={}, skipped={}).summary_rows()
+    console = _console()
+    console.print(first.describe())
+    title = f"{cycles} global cycles on the simulated clock"
+    console.print(_rows_table(_pretty(rows), title=title))
+    for note in _notes(notes, records):
+        console.print(f"note: {note}")
+    wall = sum(r.wall_seconds for r in records.values())
+    console.print(f"trained in {wall:.3g} s of real time")
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+def _notes(notes: list[str], records: dict[str, Any]) -> list[str]:
+    """The command's notes, then the records' (shared ones once, the others per scheme)."""
+    per = {name: list(rec.notes) for name, rec in records.items()}
+    shared = [n for n in next(iter(per.values())) if all(n in v for v in per.values())]
+    out = list(dict.fromkeys([*notes, *shared]))
+    for name, record_notes in per.items():
+        prefix = f"{name}: " if len(per) > 1 else ""
+        out += [prefix + n for n in record_notes if n not in shared]
+    return out
+
+
+def _pretty(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Column headers with units for the summary table."""
+    names = {
+        "cycle_time_s": "cycle (s)",
+        "j_per_cycle": "J/cycle",
+        "sim_time_s": "sim time (s)",
+        "energy_j": "energy (J)",
+        "test_accuracy": "test acc",
+        "test_loss": "test loss",
+        "train_loss": "train loss",
+    }
+    return [{names.get(k, k): v for k, v in row.items()} for row in rows]
+
+
+def _quiet_write(path: Path, text: str, force: bool, write_new: Any) -> None:
+    """``cli._write_new`` without its own "wrote" line (the summary lists the files)."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        write_new(path, text, force)
+
+
+def train_command(
+    scenario: Annotated[
+        str,
+        typer.Argument(
+            help="Scenario file (YAML/JSON) or preset name (e.g. mel-sync, mel-async); a "
+            "canonical mel problem is used as given."
+        ),
+    ],
+    scheme: Annotated[
+        str,
+        typer.Option(
+            "--scheme", help="Allocation scheme: optimal, paper, equal, or 'all' to compare them."
+        ),
+    ] = "optimal",
+    dataset: Annotated[
+        str,
+        typer.Option("--dataset", help="digits, mnist1d, linear, mnist or cifar10 (offline)."),
+    ] = "digits",
+    cycles: Annotated[
+        int,
+        typer.Option(
+            "--cycles",
+            help="Global cycles to train. Each runs the allocation's tau local steps per "
+            "learner: about 17 s of CPU per cycle for mel-sync on digits (tau ~ 2,500); "
+            "--set T=... shortens it.",
+        ),
+    ] = 5,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the data split, initial model and batches.")
+    ] = 0,
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for record.csv, record.png, allocation.json.")
+    ] = Path("edgealloc-train"),
+    sets: SetOption = None,
+    model: Annotated[str, typer.Option("--model", help="mlp, cnn or linear.")] = "mlp",
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode",
+            help="parallel (the orchestrator ships fresh batches) or federated (learners own "
+            "their data); default: the scenario's.",
+            show_default=False,
+        ),
+    ] = None,
+    partition: Annotated[
+        str,
+        typer.Option("--partition", help="Federated partition: iid, shards or unbalanced."),
+    ] = "iid",
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate of the local steps.")] = (
+        DEFAULT_LR
+    ),
+    data_path: Annotated[
+        Path | None,
+        typer.Option("--data-path", help="Folder with the MNIST IDX or CIFAR-10 files."),
+    ] = None,
+    n_samples: Annotated[
+        int | None,
+        typer.Option("--n-samples", help="Keep this many samples of the data set (train + test)."),
+    ] = None,
+    eval_every: Annotated[
+        int, typer.Option("--eval-every", help="Evaluate the global model every N cycles.")
+    ] = 1,
+    clock: Annotated[
+        str,
+        typer.Option(
+            "--clock",
+            help="Cycle duration: slowest (the slowest learner, at most T) or deadline (T).",
+        ),
+    ] = "slowest",
+    kappa: Annotated[
+        float,
+        typer.Option(
+            "--kappa",
+            help="CPU energy kappa f^2 J/cycle, when the scenario has no energy model.",
+        ),
+    ] = DEFAULT_KAPPA,
+    sequential: Annotated[
+        bool,
+        typer.Option("--sequential", help="Train learners one by one (the reference loop)."),
+    ] = False,
+    threads: Annotated[
+        int,
+        typer.Option("--threads", help="PyTorch threads while training (1 is fastest here)."),
+    ] = 1,
+    force: ForceOption = False,
+) -> None:
+    """Train a model under an allocation; record accuracy vs simulated time and energy.
+
+    The scenario is compiled with the trained model as its workload, solved
+    with the scheme, and every global cycle advances the simulated clock by
+    the allocation's cycle time and each device's energy by its per-cycle
+    energy. Writes record.csv, record.png, allocation.json, ledger.csv and
+    problem.json to --out (one file per scheme and comparison.png with
+    --scheme all).
+    """
+    from .cli import _guarded
+
+    _guarded(_run)(
+        scenario,
+        scheme,
+        dataset,
+        cycles,
+        seed,
+        out,
+        sets,
+        model,
+        mode,
+        partition,
+        lr,
+        data_path,
+        n_samples,
+        eval_every,
+        clock,
+        kappa,
+        sequential,
+        threads,
+        force,
+    )

@@ -1,0 +1,58 @@
+"""``benchmarks/bench_learn.py`` runs end to end in ``--quick`` mode and prints its ratios.
+
+The script is loaded from ``benchmarks/`` with :func:`runpy.run_path` (its
+folder on ``sys.path`` so that ``_common`` imports) and its ``main`` called
+with ``--quick --plain``, as ``tests/test_benchmarks_smoke.py`` does for the
+``mel`` benchmarks. Timings are printed, never asserted: they depend on the
+machine. The equality check inside the script (batched models equal to the
+sequential ones to 1e-5) decides its exit status.
+"""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _main(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    namespace = runpy.run_path(str(BENCH / "bench_learn.py"), run_name="bench_learn")
+    return namespace["main"]
+
+
+def _header(out: str, title_word: str) -> list[str]:
+    """Column names of the first Markdown table whose title contains ``title_word``."""
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("### ") and title_word in line:
+            header = next(row for row in lines[i + 1 :] if row.startswith("|"))
+            return [cell.strip() for cell in header.strip("|").split("|")]
+    raise AssertionError(f"no table titled with {title_word!r} in:\n{out}")
+
+
+@pytest.mark.slow
+def test_learn_benchmark_quick(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    main = _main(monkeypatch)
+    rc = main(["--quick", "--plain"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "numpy" in out and "torch" in out and "load average" in out
+    mlp = _header(out, "MEL papers' network")
+    assert {"sequential", "ratio (bmm)", "ratio (vmap)", "max rel. diff"} <= set(mlp)
+    assert "ratio (bmm)" in _header(out, "logistic regression")
+    # every batched model equalled the sequential one, and the target was only announced
+    assert "| NO:" not in out
+    assert "not assessed" in out
+
+
+def test_bad_model_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    main = _main(monkeypatch)
+    with pytest.raises(SystemExit) as info:
+        main(["--quick", "--models", "transformer"])
+    assert info.value.code == 2
