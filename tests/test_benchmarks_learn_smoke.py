@@ -10,30 +10,16 @@ sequential ones to 1e-5) decides its exit status.
 
 from __future__ import annotations
 
-import runpy
-from pathlib import Path
-
 import pytest
+
+from test_benchmarks_smoke import _header
+from test_benchmarks_smoke import _main as _load
 
 pytest.importorskip("torch")
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 def _main(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    namespace = runpy.run_path(str(BENCH / "bench_learn.py"), run_name="bench_learn")
-    return namespace["main"]
-
-
-def _header(out: str, title_word: str) -> list[str]:
-    """Column names of the first Markdown table whose title contains ``title_word``."""
-    lines = out.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("### ") and title_word in line:
-            header = next(row for row in lines[i + 1 :] if row.startswith("|"))
-            return [cell.strip() for cell in header.strip("|").split("|")]
-    raise AssertionError(f"no table titled with {title_word!r} in:\n{out}")
+    return _load(monkeypatch, "bench_learn.py")
 
 
 @pytest.mark.slow

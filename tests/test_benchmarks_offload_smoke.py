@@ -10,28 +10,14 @@ by ``evaluate``, objectives equal to HiGHS's) decide its exit status.
 
 from __future__ import annotations
 
-import runpy
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+from test_benchmarks_smoke import _header
+from test_benchmarks_smoke import _main as _load
 
 
 def _main(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    namespace = runpy.run_path(str(BENCH / "bench_offload.py"), run_name="bench_offload")
-    return namespace["main"]
-
-
-def _header(out: str, title_word: str) -> list[str]:
-    """Column names of the first Markdown table whose title contains ``title_word``."""
-    lines = out.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("### ") and title_word in line:
-            header = next(row for row in lines[i + 1 :] if row.startswith("|"))
-            return [cell.strip() for cell in header.strip("|").split("|")]
-    raise AssertionError(f"no table titled with {title_word!r} in:\n{out}")
+    return _load(monkeypatch, "bench_offload.py")
 
 
 @pytest.mark.slow

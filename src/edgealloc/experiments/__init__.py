@@ -2,8 +2,8 @@
 
 >>> from edgealloc.experiments import EXPERIMENTS
 >>> sorted(EXPERIMENTS)  # doctest: +NORMALIZE_WHITESPACE
-['mel-async-allocation', 'mel-local-updates', 'xr-heterogeneity', 'xr-online-regression',
- 'xr-users']
+['mel-accuracy', 'mel-async-accuracy', 'mel-async-allocation', 'mel-local-updates',
+ 'xr-heterogeneity', 'xr-online-regression', 'xr-users']
 
 Each experiment sweeps a paper's figure over a grid and random seeds with
 :func:`~edgealloc.experiments.runner.run_sweep` (local processes, a JSONL
@@ -16,6 +16,13 @@ the papers.
   paper (tau vs K and vs T; optimal, relaxed, paper, equal).
 - ``mel-async-allocation`` — :mod:`.mel_async_allocation`: mean tau vs T for
   energy budgets E = 10, 20, 30 J and staleness c = 0..5 (async MEL paper).
+- ``mel-accuracy`` — :mod:`.mel_accuracy`: Fig. 2 of the sync MEL paper, test
+  accuracy after each global cycle under the optimal, Theorem 1 and equal
+  allocations (K = 20, T = 12 s and K = 10, T = 30 s), trained on digits
+  (needs torch).
+- ``mel-async-accuracy`` — :mod:`.mel_async_accuracy`: Figs. 4-5 and 7 of the
+  async MEL paper, accuracy per global update and updates to a threshold for
+  HA-Asyn (c = 1..5), HA-Sync and HU, trained on digits (needs torch).
 - ``xr-heterogeneity`` — :mod:`.xr_heterogeneity`: Figs. 1-2 of the XR
   offloading paper (gain of server and D2D offloading vs eta_comp, eta_comm).
 - ``xr-users`` — :mod:`.xr_users`: Fig. 3 of the XR offloading paper (gain vs N).
@@ -33,6 +40,8 @@ from pathlib import Path
 
 from ..errors import ValidationError
 from . import (
+    mel_accuracy,
+    mel_async_accuracy,
     mel_async_allocation,
     mel_local_updates,
     xr_heterogeneity,
@@ -71,6 +80,31 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "random placements and budgets (preset mel-async)."
             ),
             run=mel_async_allocation.run,
+        ),
+        Experiment(
+            name="mel-accuracy",
+            title="Sync MEL, Fig. 2: test accuracy after each global cycle, optimal vs equal",
+            description=(
+                "Mohammad & Sorour, Adaptive Task Allocation for Mobile Edge Learning, "
+                "Fig. 2: the optimal, paper (Theorem 1) and equal (ETA) allocations at K = 20, "
+                "T = 12 s and K = 10, T = 30 s (presets mel-sync and mel-sync-calibrated) "
+                "trained for real on scikit-learn digits with the MEL MLP; accuracy vs cycles "
+                "and simulated time, cycles to reach 90, 95 and 97 %, mean and s.d. over 10 "
+                "seeds. Needs torch."
+            ),
+            run=mel_accuracy.run,
+        ),
+        Experiment(
+            name="mel-async-accuracy",
+            title="Async MEL, Figs. 4-5 and 7: accuracy of HA-Asyn vs HA-Sync vs HU",
+            description=(
+                "Asynchronous MEL with energy limits (preset mel-async), E = 10, 20, 30 J and "
+                "T = 10, 20 s: the HA-Asyn allocations (optimal, staleness c = 1..5), HA-Sync "
+                "(synchronous optimal) and HU (equal, sync and c = 2) trained for real on "
+                "scikit-learn digits with the MEL MLP; accuracy per global update and the "
+                "updates needed to reach 90 % and 95 %, over 5 seeds. Needs torch."
+            ),
+            run=mel_async_accuracy.run,
         ),
         Experiment(
             name="xr-online-regression",
