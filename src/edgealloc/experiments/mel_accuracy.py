@@ -616,13 +616,29 @@ def run(
     )
 
 
-def _seed_rows(task: Mapping[str, Any], res: Mapping[str, Any]) -> list[dict[str, Any]]:
-    base = {k: task[k] for k in ("preset", "K", "T", "scheme", "seed")}
+def per_cycle_rows(
+    task: Mapping[str, Any],
+    res: Mapping[str, Any],
+    keys: Sequence[str],
+    extra: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """One row per cycle of a training run: the task's ``keys``, the allocation, the curves.
+
+    ``extra`` names further per-run values of ``res`` copied into every row.
+    A run without a curve (infeasible, failed) gives one row with its status.
+    """
+    base = {k: task[k] for k in keys}
     base["status"] = res.get("status")
     if res.get("accuracy") is None:
         return [base]
     tau = np.asarray(res["tau"])[np.asarray(res["samples"]) > 0]
-    base.update(tau_min=int(tau.min()), tau_max=int(tau.max()), cycle_time_s=res["cycle_time_s"])
+    base.update(
+        tau_min=int(tau.min()),
+        tau_max=int(tau.max()),
+        tau_mean=float(tau.mean()),
+        cycle_time_s=res["cycle_time_s"],
+        **{k: res[k] for k in extra},
+    )
     return [
         {
             **base,
@@ -635,6 +651,10 @@ def _seed_rows(task: Mapping[str, Any], res: Mapping[str, Any]) -> list[dict[str
         }
         for c in range(len(res["accuracy"]))
     ]
+
+
+def _seed_rows(task: Mapping[str, Any], res: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return per_cycle_rows(task, res, ("preset", "K", "T", "scheme", "seed"))
 
 
 def _threshold_rows(

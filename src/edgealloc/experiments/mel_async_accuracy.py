@@ -81,6 +81,7 @@ from .mel_accuracy import (
     fmt_reach,
     mean_tau,
     ok_runs,
+    per_cycle_rows,
     reach_stats,
     require_torch,
     train_run,
@@ -313,30 +314,8 @@ def run(
 
 
 def _seed_rows(task: Mapping[str, Any], res: Mapping[str, Any]) -> list[dict[str, Any]]:
-    base = {k: task[k] for k in ("E", "T", "variant", "scheme", "c", "seed")}
-    base["status"] = res.get("status")
-    if res.get("accuracy") is None:
-        return [base]
-    tau = np.asarray(res["tau"])[np.asarray(res["samples"]) > 0]
-    base.update(
-        tau_min=int(tau.min()),
-        tau_max=int(tau.max()),
-        tau_mean=float(tau.mean()),
-        cycle_time_s=res["cycle_time_s"],
-        energy_j_per_cycle=res["energy_j_per_cycle"],
-    )
-    return [
-        {
-            **base,
-            "cycle": c,
-            "sim_time_s": res["sim_time_s"][c],
-            "energy_j": res["energy_j"][c],
-            "test_accuracy": res["accuracy"][c],
-            "test_loss": res["test_loss"][c],
-            "train_loss": res["train_loss"][c],
-        }
-        for c in range(len(res["accuracy"]))
-    ]
+    keys = ("E", "T", "variant", "scheme", "c", "seed")
+    return per_cycle_rows(task, res, keys, extra=("energy_j_per_cycle",))
 
 
 def _update_rows(
