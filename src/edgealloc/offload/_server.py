@@ -282,7 +282,9 @@ def _h(total: int, send: float, m: float, aS: float) -> float:
     return send + m * float(total) / aS
 
 
-def optimal_points(p: OffloadServerProblem) -> tuple[float, NDArray[np.int64]]:
+def optimal_points(
+    p: OffloadServerProblem, relaxed: float | None = None
+) -> tuple[float, NDArray[np.int64]]:
     r"""Exact optimum of (P1) with whole points ([XR], Strategy #1, integer version).
 
     For a fixed :math:`T` the minimal offloads
@@ -334,6 +336,9 @@ def optimal_points(p: OffloadServerProblem) -> tuple[float, NDArray[np.int64]]:
     ----------
     p
         The problem.
+    relaxed
+        :math:`T_c` if the caller already has it (``relaxed_time(p)[0]``);
+        computed otherwise.
 
     Returns
     -------
@@ -365,7 +370,7 @@ def optimal_points(p: OffloadServerProblem) -> tuple[float, NDArray[np.int64]]:
 
     # Only users with T_i > lo can offload anywhere in the search (o_i(T) = 0
     # for T >= T_i, in the same float expression), and lo never decreases.
-    t_c, _ = relaxed_time(p)
+    t_c = relaxed_time(p)[0] if relaxed is None else float(relaxed)
     lo = t_c
     idx = np.flatnonzero(can & (Ti > lo))
     users = _Users(p.points[idx], p.compute_rate[idx], p.uplink_rate[idx], m)

@@ -165,7 +165,7 @@ def server_optimal(p: OffloadServerProblem) -> Result:
     from ._server import optimal_points, relaxed_time
 
     t_relaxed, _ = relaxed_time(p)
-    t_star, points = optimal_points(p)
+    t_star, points = optimal_points(p, t_relaxed)
     return _server_result(
         p,
         "optimal",
@@ -218,9 +218,14 @@ def _d2d_result(
     t0: float,
     integral: bool = True,
     info: dict[str, Any] | None = None,
+    ev: Any = None,
 ) -> Result:
-    """Check ``offloaded`` (``N x N``) with ``p.evaluate`` and wrap it."""
-    ev = _checked(p, scheme, offloaded, integral)
+    """Check ``offloaded`` (``N x N``) with ``p.evaluate`` and wrap it.
+
+    ``ev``: the caller's own :func:`_checked` evaluation of ``offloaded``, if it has one.
+    """
+    if ev is None:
+        ev = _checked(p, scheme, offloaded, integral)
     l = p.points.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(l[:, None] > 0, offloaded / np.where(l > 0, l, 1.0)[:, None], 0.0)
@@ -293,7 +298,7 @@ def d2d_optimal(p: OffloadD2DProblem) -> Result:
 
     lp = solve_lp(p)
     points = round_points(p, lp)
-    ev = p.evaluate(points)
+    ev = _checked(p, "optimal", points, True)
     gap = ev.iteration_time / lp.iteration_time - 1 if lp.iteration_time > 0 else 0.0
     status = Status.OPTIMAL if gap <= 1e-9 else Status.FEASIBLE
     return _d2d_result(
@@ -306,6 +311,7 @@ def d2d_optimal(p: OffloadD2DProblem) -> Result:
         message=f"whole points rounded from the LP optimum: T = {ev.iteration_time:.9g} s, "
         f"LP bound {lp.iteration_time:.9g} s (gap {100 * gap:.3g} %)",
         info={"lp_seconds": lp.seconds, "links": lp.links, "gap": gap},
+        ev=ev,
     )
 
 
