@@ -25,10 +25,11 @@ The tabulation helpers (:func:`solve_all`, :func:`comparison_rows`,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -459,19 +460,30 @@ def _plot_preset(sub: Any, name: str, problem: Any, results: Sequence[Result]) -
     ax_t.set_title("cycle time per device vs deadline", fontsize=10, pad=13)
 
 
-def _figure(cases: Sequence[tuple[str, Any, Sequence[Result]]], path: Path) -> None:
+@contextlib.contextmanager
+def _rows_figure(
+    path: Path, rows: int, row_height: float, extra: float, *, h_pad: float, hspace: float
+) -> Iterator[tuple[Any, Any]]:
+    """A 17-inch-wide figure of ``rows`` subfigure rows; saved to ``path`` and closed on exit."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
 
     rc = {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
     with plt.rc_context(rc):
-        fig = plt.figure(figsize=(17, 4.9 * len(cases) + 0.8), layout="constrained")
-        fig.get_layout_engine().set(h_pad=0.08, hspace=0.06, w_pad=0.06)
-        subs = np.atleast_1d(fig.subfigures(len(cases), 1))
+        fig = plt.figure(figsize=(17, row_height * rows + extra), layout="constrained")
+        fig.get_layout_engine().set(h_pad=h_pad, hspace=hspace, w_pad=0.06)
+        yield fig, np.atleast_1d(fig.subfigures(rows, 1))
+        fig.savefig(path, dpi=130, facecolor="white")
+        plt.close(fig)
+
+
+def _figure(cases: Sequence[tuple[str, Any, Sequence[Result]]], path: Path) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    with _rows_figure(path, len(cases), 4.9, 0.8, h_pad=0.08, hspace=0.06) as (fig, subs):
         for sub, (name, problem, results) in zip(subs, cases, strict=True):
             _plot_preset(sub, name, problem, results)
         handles: list[Any] = [
@@ -501,8 +513,6 @@ def _figure(cases: Sequence[tuple[str, Any, Sequence[Result]]], path: Path) -> N
             fontsize=14,
             fontweight="bold",
         )
-        fig.savefig(path, dpi=130, facecolor="white")
-        plt.close(fig)
 
 
 # ---------------------------------------------------------------------------
@@ -737,18 +747,10 @@ def _plot_d2d(sub: Any, problem: Any, by: dict[str, Result], order: np.ndarray) 
 
 def _offload_figure(cases: Sequence[tuple[str, Any, Sequence[Result]]], path: Path) -> None:
     """``offload.png``: one row per offloading preset (server: Strategy #1, D2D: Strategy #2)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    rc = {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
-    with plt.rc_context(rc):
-        fig = plt.figure(figsize=(17, 5.6 * len(cases) + 0.9), layout="constrained")
-        fig.get_layout_engine().set(h_pad=0.1, hspace=0.08, w_pad=0.06)
-        subs = np.atleast_1d(fig.subfigures(len(cases), 1))
+    with _rows_figure(path, len(cases), 5.6, 0.9, h_pad=0.1, hspace=0.08) as (fig, subs):
         for sub, (name, problem, results) in zip(subs, cases, strict=True):
             by = {r.scheme: r for r in results}
             order = np.argsort(-problem.compute_time, kind="stable")
@@ -802,8 +804,6 @@ def _offload_figure(cases: Sequence[tuple[str, Any, Sequence[Result]]], path: Pa
             fontsize=14,
             fontweight="bold",
         )
-        fig.savefig(path, dpi=130, facecolor="white")
-        plt.close(fig)
 
 
 # ---------------------------------------------------------------------------
