@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import doctest
 import math
 from pathlib import Path
@@ -15,18 +14,10 @@ from edgealloc.experiments import EXPERIMENTS, ExperimentOutput, run_experiment
 from edgealloc.experiments import xr_heterogeneity as het
 from edgealloc.experiments import xr_users as users_exp
 from edgealloc.system.fleet import heterogeneity
+from test_experiments import _num
+from test_experiments import _read_csv as _read
 
 TOL = 1e-9
-
-
-def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        return list(reader.fieldnames or []), list(reader)
-
-
-def _num(cell: str) -> float:
-    return float(cell) if cell != "" else math.nan
 
 
 @pytest.fixture(scope="module")
