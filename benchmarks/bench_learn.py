@@ -27,7 +27,12 @@ the ratio of the two. Every batched model must equal the sequential one to
 
 ``--threads`` sets ``torch.set_num_threads`` (default 1: on a small shared
 machine, a second intra-op thread can slow small matrix products down many
-times over, which would flatter batching).
+times over, which would flatter batching). ``--device cuda`` (or ``mps``)
+runs both engines there instead (the data start on the CPU, as in training;
+every timed call ends with a device synchronisation). On a GPU the sequential
+loop is bound by kernel launches rather than arithmetic, the case batching is
+for; on the CPU it is bound by arithmetic, and the large-GEMM bound above
+applies.
 
 All ratios are measured in the same run; nothing is quoted.
 """
@@ -92,19 +97,37 @@ def instance(
     return xs, ys, tau
 
 
-def gemm_rate(repeats: int = 3) -> float:
-    """GFLOP/s of one large float32 matrix product (2048 x 2048) on the current threads."""
+def synchronize(device: str) -> None:
+    """Wait for the device's queued kernels (a no-op on the CPU)."""
     import torch
 
-    a = torch.rand(2048, 2048)
-    b = torch.rand(2048, 2048)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+    elif device == "mps":
+        torch.mps.synchronize()
+
+
+def gemm_rate(repeats: int = 3, device: str = "cpu") -> float:
+    """GFLOP/s of one large float32 matrix product (2048 x 2048) on the device (CPU: threads)."""
+    import torch
+
+    a = torch.rand(2048, 2048, device=device)
+    b = torch.rand(2048, 2048, device=device)
     a @ b
+    synchronize(device)
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
         a @ b
+        synchronize(device)
         best = min(best, time.perf_counter() - t0)
     return 2 * 2048**3 / best / 1e9
+
+
+def _device_name(device: str) -> str:
+    import torch
+
+    return torch.cuda.get_device_name(device) if device.startswith("cuda") else device
 
 
 def _rel_diff(a: dict, b: dict) -> float:
@@ -114,7 +137,13 @@ def _rel_diff(a: dict, b: dict) -> float:
 
 
 def model_table(
-    kind: str, sizes: Sequence[int], threads: int, repeats: int, seed: int, peak: float
+    kind: str,
+    sizes: Sequence[int],
+    threads: int,
+    repeats: int,
+    seed: int,
+    peak: float,
+    device: str = "cpu",
 ) -> tuple[Table, bool, float | None]:
     """One model: batched versus sequential per K. Returns (table, all equal, ratio at K=50)."""
     from edgealloc.learn.engine import init_params, local_sgd_cycle
@@ -131,7 +160,7 @@ def model_table(
         label = "cnn on 1x8x8 (conv 16, conv 32, dense)"
     backends = ["bmm", "vmap"] if kind in ("mlp", "linear") else ["vmap"]
     flops = spec.flops_per_sample("standard")
-    params = init_params(spec, seed)
+    params = init_params(spec, seed, device=device)
     rows = []
     ok = True
     target_ratio = None
@@ -140,7 +169,9 @@ def model_table(
         work = int(sum(int(t) * len(x) for t, x in zip(tau, xs, strict=True)))
 
         def seq(xs=xs, ys=ys, tau=tau):
-            return local_sgd_cycle(spec, params, xs, ys, tau, lr=0.1, batched=False)
+            out = local_sgd_cycle(spec, params, xs, ys, tau, lr=0.1, batched=False)
+            synchronize(device)
+            return out
 
         t_seq = time_call(seq, repeats=repeats, warmup=1)
         ref = t_seq.value[0]
@@ -149,7 +180,9 @@ def model_table(
         for i, backend in enumerate(backends):
 
             def bat(xs=xs, ys=ys, tau=tau, backend=backend):
-                return local_sgd_cycle(spec, params, xs, ys, tau, lr=0.1, backend=backend)
+                out = local_sgd_cycle(spec, params, xs, ys, tau, lr=0.1, backend=backend)
+                synchronize(device)
+                return out
 
             t_bat = time_call(bat, repeats=repeats, warmup=1)
             diffs.append(_rel_diff(t_bat.value[0], ref))
@@ -170,12 +203,13 @@ def model_table(
     for i, backend in enumerate(backends):
         columns += [f"batched ({backend}{', default' if i == 0 else ''})", f"ratio ({backend})"]
     columns += ["seq. GFLOP/s", "batched GFLOP/s", "max rel. diff"]
-    table = Table(f"Batched vs sequential, one MEL cycle: {label}", columns, rows)
+    where = "" if device == "cpu" else f" on {device}"
+    table = Table(f"Batched vs sequential, one MEL cycle{where}: {label}", columns, rows)
     table.notes.append(
         f"Median of {repeats} cycles after 1 warm-up; d_k ~ U{{{SAMPLES[0]}..{SAMPLES[1]}}}, "
         f"tau_k ~ U{{{STEPS[0]}..{STEPS[1]}}}, lr 0.1; useful FLOPs = sum tau_k d_k x "
-        f"{flops:,} (standard training FLOPs per sample). Large-GEMM rate on {threads} "
-        f"thread(s): {peak:.1f} GFLOP/s."
+        f"{flops:,} (standard training FLOPs per sample). Large-GEMM rate on "
+        f"{f'{threads} thread(s)' if device == 'cpu' else device}: {peak:.1f} GFLOP/s."
     )
     table.notes.append(
         f"At K = {bound_k} the sequential loop runs at {bound_rate:.1f} GFLOP/s, "
@@ -211,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="timed cycles per measurement (default 7; quick 2)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and the model")
+    parser.add_argument(
+        "--device", default="cpu", help="PyTorch device of both engines: cpu, cuda, mps"
+    )
     args = parser.parse_args(argv)
     models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
     models = models or (["mlp", "linear"] if args.quick else ["mlp", "linear", "cnn"])
@@ -224,6 +261,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:
         print("PyTorch is not installed: pip install 'edgealloc[learn]'", file=sys.stderr)
         return 2
+    from edgealloc.errors import ValidationError
+    from edgealloc.learn.engine import parse_device
+
+    try:
+        device = str(parse_device(args.device))
+    except ValidationError as exc:
+        parser.error(f"--device: {exc.problem}")
     quick = args.quick
     plain = use_plain(args)
     sizes = args.sizes or list(SIZES_QUICK if quick else SIZES_FULL)
@@ -234,17 +278,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     facts = machine_facts()
     facts["torch"] = torch.__version__
     facts["torch default threads"] = str(torch.get_num_threads())
+    facts["device"] = device if device == "cpu" else f"{device} ({_device_name(device)})"
     print_table(Table("Machine", ["fact", "value"], [[k, v] for k, v in facts.items()]), plain)
 
     default_threads = torch.get_num_threads()
+    where = "" if device == "cpu" else f", {device}"
     all_ok = True
     verdicts = []
     try:
         for threads in args.threads:
             torch.set_num_threads(threads)
-            peak = gemm_rate()
+            peak = gemm_rate(device=device)
             for kind in models:
-                table, ok, ratio = model_table(kind, sizes, threads, repeats, args.seed, peak)
+                table, ok, ratio = model_table(
+                    kind, sizes, threads, repeats, args.seed, peak, device
+                )
                 all_ok &= ok
                 if kind == "mlp":
                     if ratio is None:
@@ -254,9 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         verdict += f" ({ratio:.2f}x)"
                     table.notes.append(
                         f"Target: batched >= {TARGET_SPEEDUP:g}x faster than sequential at "
-                        f"K = {TARGET_K} ({threads} thread(s)): {verdict}."
+                        f"K = {TARGET_K} ({threads} thread(s){where}): {verdict}."
                     )
-                    verdicts.append(f"{threads} thread(s): {verdict}")
+                    verdicts.append(f"{threads} thread(s){where}: {verdict}")
                 print_table(table, plain)
     finally:
         torch.set_num_threads(default_threads)

@@ -42,3 +42,14 @@ def test_bad_model_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit) as info:
         main(["--quick", "--models", "transformer"])
     assert info.value.code == 2
+
+
+def test_unavailable_device_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    main = _main(monkeypatch)
+    with pytest.raises(SystemExit) as info:
+        main(["--quick", "--device", "cuda"])
+    assert info.value.code == 2
+    assert "--device" in capsys.readouterr().err

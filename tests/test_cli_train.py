@@ -109,6 +109,7 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
         (["--lr", "-1"], "--lr"),
         (["--set", "workload.layers=[64, 10]"], "workload.layers"),
         (["--dataset", "mnist", "--data-path", "/nonexistent/mnist"], "/nonexistent/mnist"),
+        (["--device", "tpu9"], "--device"),
     ],
 )
 def test_bad_input_exits_2(tmp_path: Path, args: list[str], needle: str) -> None:
@@ -191,3 +192,20 @@ def test_canonical_problem_is_used_as_given(tmp_path: Path) -> None:
     assert "canonical problem" in res.stdout
     rows = read_csv(out / "record.csv")
     assert rows[1]["energy_j"] == ""  # no energy model, no physics: unknown
+
+
+def test_unavailable_gpu_exits_2(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    res = invoke("mel-sync", "--out", tmp_path / "run", *FAST, "--device", "cuda")
+    assert res.exit_code == 2, res.output
+    assert "--device" in res.stderr and "not available" in res.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_divergence_writes_the_partial_record(tmp_path: Path) -> None:
+    res = invoke("mel-sync", "--out", tmp_path / "run", *FAST, "--lr", "1e6")
+    assert res.exit_code == 0, res.output
+    assert res.stdout.count("diverged at cycle 1") == 1 and "Traceback" not in res.output
+    assert [r["cycle"] for r in read_csv(tmp_path / "run" / "record.csv")] == ["0", "1"]

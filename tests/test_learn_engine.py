@@ -21,6 +21,7 @@ from edgealloc.learn.engine import (  # noqa: E402
     gradient_averaging_step,
     init_params,
     local_sgd_cycle,
+    parse_device,
     plan_chunks,
 )
 from edgealloc.learn.models import ModelSpec  # noqa: E402
@@ -382,3 +383,64 @@ def test_bad_data_and_params_are_validation_errors() -> None:
         lr=0.1,
     )
     assert set(flat) == set(init_params(SPECS["mlp"], 0))
+
+
+# ---------------------------------------------------------------------------
+# Devices: the engine computes where the parameters live
+# ---------------------------------------------------------------------------
+def _accelerators() -> list:
+    """Every accelerator this machine has; a skipped case where it has none."""
+    cuda = torch.cuda.is_available()
+    mps = torch.backends.mps.is_available()
+    return [
+        pytest.param("cuda", marks=pytest.mark.skipif(not cuda, reason="no CUDA GPU here")),
+        pytest.param("mps", marks=pytest.mark.skipif(not mps, reason="no MPS device here")),
+    ]
+
+
+def test_parse_device() -> None:
+    assert parse_device(None) == torch.device("cpu")
+    assert parse_device("cpu") == parse_device(torch.device("cpu")) == torch.device("cpu")
+    for bad in ["gpu0", "meta", 3, "cuda:x"]:
+        with pytest.raises(ValidationError) as info:
+            parse_device(bad)
+        assert info.value.field == "device"
+    if torch.cuda.is_available():
+        assert parse_device("cuda").type == "cuda"
+        with pytest.raises(ValidationError, match="not available"):
+            parse_device(f"cuda:{torch.cuda.device_count()}")
+    else:
+        with pytest.raises(ValidationError, match="not available"):
+            parse_device("cuda")
+
+
+@pytest.mark.parametrize("device", ["cpu", *_accelerators()])
+@pytest.mark.parametrize("name", ["mlp", "cnn-1d", "logistic"])
+def test_engine_follows_the_parameters_device(name: str, device: str) -> None:
+    """Batched and sequential agree on the device, stay there, and match the CPU's models."""
+    spec = SPECS[name]
+    d, tau = CASES["async"]
+    xs, ys = _data(spec, d, seed=11)
+    g_cpu = init_params(spec, seed=12)
+    g = init_params(spec, seed=12, device=device)
+    assert all(v.device.type == device for v in g.values())
+    assert _rel_diff({n: v.cpu() for n, v in g.items()}, g_cpu) == 0.0
+    cpu_ref, cpu_loss = local_sgd_cycle(spec, g_cpu, xs, ys, tau, lr=0.2, batched=False)
+    for batched in (True, False):
+        new, loss = local_sgd_cycle(spec, g, xs, ys, tau, lr=0.2, batched=batched)
+        assert all(v.device.type == device for v in new.values())
+        assert _rel_diff({n: v.cpu() for n, v in new.items()}, cpu_ref) <= TOL
+        np.testing.assert_allclose(loss, cpu_loss, rtol=1e-5, atol=1e-6)
+        avg, _ = gradient_averaging_step(spec, g, xs, ys, lr=0.2, batched=batched)
+        assert all(v.device.type == device for v in avg.values())
+    ref_eval = evaluate(spec, g_cpu, xs[0], ys[0])
+    np.testing.assert_allclose(evaluate(spec, g, xs[0], ys[0]), ref_eval, rtol=1e-5)
+
+
+def test_parameters_on_two_devices_are_refused() -> None:
+    spec = SPECS["logistic"]
+    g = init_params(spec, 0)
+    g["1.bias"] = torch.zeros_like(g["1.bias"], device="meta")
+    xs, ys = _data(spec, [3])
+    with pytest.raises(ValidationError, match="one device"):
+        local_sgd_cycle(spec, g, xs, ys, np.array([1]), lr=0.1)

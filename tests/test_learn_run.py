@@ -361,10 +361,26 @@ def test_bad_arguments(sync_problem, digits, kwargs, field) -> None:
     assert err.value.field == field
 
 
-def test_divergence_is_reported(sync_problem, digits) -> None:
+def test_divergence_stops_and_keeps_the_record(sync_problem, digits) -> None:
     res = edgealloc.solve(sync_problem, "optimal")
-    with pytest.raises(ValidationError, match="diverged"):
-        train(sync_problem, res, digits, cycles=3, lr=1e6)
+    with pytest.warns(EdgeallocWarning, match="diverged at cycle 1"):
+        rec = train(sync_problem, res, digits, cycles=4, lr=1e6, eval_every=3)
+    # the rows up to and including the divergence are kept, nothing after it
+    assert rec.diverged_at == 1 and rec.cycles == 1 and len(rec) == 2
+    assert all(len(col) == 2 for col in rec.columns.values())
+    assert np.isfinite(rec["test_accuracy"][0]) and not np.isfinite(rec["train_loss"][1])
+    assert rec["sim_time_s"][1] == pytest.approx(rec.cycle_time_s)
+    assert any("diverged at cycle 1" in n and "smaller learning rate" in n for n in rec.notes)
+    with pytest.raises(ValidationError, match="diverged") as info:
+        train(sync_problem, res, digits, cycles=4, lr=1e6, on_divergence="raise")
+    assert info.value.field == "lr"
+    with pytest.raises(ValidationError) as info:
+        train(sync_problem, res, digits, cycles=1, on_divergence="ignore")
+    assert info.value.field == "on_divergence"
+
+
+def test_stable_run_does_not_diverge(sync_record) -> None:
+    assert sync_record.diverged_at is None and sync_record.cycles == 3
 
 
 # ---------------------------------------------------------------------------

@@ -134,6 +134,7 @@ def _run(
     kappa: float,
     sequential: bool,
     threads: int,
+    device: str,
     force: bool,
 ) -> None:
     from .api import schemes
@@ -166,6 +167,12 @@ def _run(
         if not (math.isfinite(fvalue) and fvalue > 0):
             raise ValidationError(flag, f"must be a positive number (got {fvalue:g})")
     names = [s for s in known if s != "relaxed"] if scheme == "all" else [scheme]
+    from .learn.engine import parse_device
+
+    try:
+        parse_device(device)
+    except ValidationError as exc:
+        raise ValidationError("--device", exc.problem) from None
     files = _outputs(out, names, force)
     _check_source(scenario)
 
@@ -218,6 +225,7 @@ def _run(
         "kappa": kappa,
         "keep_params": False,
         "threads": threads,
+        "device": device,
     }
     import warnings
 
@@ -237,8 +245,10 @@ def _run(
             res = solve(problem, scheme)  # InfeasibleError -> exit 3
             records = {scheme: train(problem, res, ds, spec=spec, **options)}
             rows = None
+    kept = [n for rec in records.values() for n in rec.notes]
     for w in dict.fromkeys(str(c.message) for c in caught):
-        notes.append(w)
+        if not any(w.endswith(n) for n in kept):  # a record's own note, printed with it
+            notes.append(w)
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -396,6 +406,14 @@ def train_command(
         int,
         typer.Option("--threads", help="PyTorch threads while training (1 is fastest here)."),
     ] = 1,
+    device: Annotated[
+        str,
+        typer.Option(
+            "--device",
+            help="PyTorch device to train on: cpu, cuda, cuda:N or mps (the simulated clock "
+            "does not depend on it).",
+        ),
+    ] = "cpu",
     force: ForceOption = False,
 ) -> None:
     """Train a model under an allocation; record accuracy vs simulated time and energy.
@@ -428,5 +446,6 @@ def train_command(
         kappa,
         sequential,
         threads,
+        device,
         force,
     )

@@ -45,6 +45,7 @@ __all__ = [
     "ExperimentOutput",
     "Sweep",
     "aggregate",
+    "error_notes",
     "fmt_mean_std",
     "run_tasks",
     "solve_record",
@@ -157,6 +158,14 @@ def solve_record(problem: Any, scheme: str) -> dict[str, Any]:
         return {"status": "error", "value": None, "message": str(exc)}
     value = float(res.objective) if res.success and math.isfinite(res.objective) else None
     return {"status": res.status.value, "value": value}
+
+
+def error_notes(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """A note counting the records of status ``error`` (see :func:`solve_record`), if any."""
+    errors = sum(r["status"] == "error" for r in records)
+    if not errors:
+        return []
+    return [f"{errors} solve(s) raised an unexpected error (counted as failed)."]
 
 
 def aggregate(

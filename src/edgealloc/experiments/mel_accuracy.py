@@ -148,11 +148,8 @@ PAPER_TEXT: dict[tuple[int, float], str] = {
     (10, 30.0): "97 %: 5 vs 9 cycles (-44 %; text: '2 minutes or about 56 %')",
 }
 
-CURVE_COLUMNS: tuple[str, ...] = (
-    "preset",
-    "K",
-    "T",
-    "scheme",
+#: Columns :func:`curve_rows` adds after the group keys (shared with mel_async_accuracy).
+CURVE_STATS: tuple[str, ...] = (
     "cycle",
     "seeds",
     "tau_mean",
@@ -165,12 +162,8 @@ CURVE_COLUMNS: tuple[str, ...] = (
     "train_loss_mean",
     "train_loss_std",
 )
-THRESHOLD_COLUMNS: tuple[str, ...] = (
-    "preset",
-    "K",
-    "T",
-    "threshold",
-    "scheme",
+#: Columns of :func:`reach_stats` (shared with mel_async_accuracy).
+REACH_STATS: tuple[str, ...] = (
     "seeds",
     "reached",
     "cycles_mean",
@@ -179,24 +172,37 @@ THRESHOLD_COLUMNS: tuple[str, ...] = (
     "cycles_max",
     "sim_time_s_mean",
     "deadline_time_s_mean",
-    "reduction_vs_equal",
 )
-SEED_COLUMNS: tuple[str, ...] = (
-    "preset",
-    "K",
-    "T",
-    "scheme",
-    "seed",
-    "status",
-    "tau_min",
-    "tau_max",
-    "cycle_time_s",
+#: Per-cycle columns of :func:`per_cycle_rows` (shared with mel_async_accuracy).
+CYCLE_VALUES: tuple[str, ...] = (
     "cycle",
     "sim_time_s",
     "energy_j",
     "test_accuracy",
     "test_loss",
     "train_loss",
+)
+
+#: Columns that identify a curve (a group of training runs over seeds).
+_KEYS: tuple[str, ...] = ("preset", "K", "T", "scheme")
+CURVE_COLUMNS: tuple[str, ...] = (*_KEYS, *CURVE_STATS)
+THRESHOLD_COLUMNS: tuple[str, ...] = (
+    "preset",
+    "K",
+    "T",
+    "threshold",
+    "scheme",
+    *REACH_STATS,
+    "reduction_vs_equal",
+)
+SEED_COLUMNS: tuple[str, ...] = (
+    *_KEYS,
+    "seed",
+    "status",
+    "tau_min",
+    "tau_max",
+    "cycle_time_s",
+    *CYCLE_VALUES,
 )
 
 _OK = {Status.OPTIMAL.value, Status.FEASIBLE.value}
@@ -328,7 +334,15 @@ def train_run(
         )
         try:
             rec = train(
-                problem, res, data, spec=spec, cycles=cycles, lr=lr, seed=seed, keep_params=False
+                problem,
+                res,
+                data,
+                spec=spec,
+                cycles=cycles,
+                lr=lr,
+                seed=seed,
+                keep_params=False,
+                on_divergence="raise",
             )
         except ValidationError as exc:
             out.update(status="diverged" if exc.field == "lr" else "error", message=str(exc))
@@ -351,17 +365,53 @@ def train_run(
         torch.set_num_threads(threads)
 
 
-def train_task(task: dict[str, Any]) -> dict[str, Any]:
-    """One (preset, K, T, scheme, seed) of ``mel-accuracy`` (the sweep's task function)."""
+def training_task(
+    name: str,
+    point: Mapping[str, Any],
+    *,
+    seed: int,
+    cycles: int,
+    lr: float,
+    dataset: str,
+    scale: str,
+) -> dict[str, Any]:
+    """A sweep task of experiment ``name``, trained by :func:`run_training_task`.
+
+    ``point`` holds the grid values and the ``scheme``; the seed and the training options
+    (``cycles``, ``lr``, ``dataset``, ``scale``) complete the task.
+    """
+    return {
+        "experiment": name,
+        "version": __version__,
+        "dataset": dataset,
+        "scale": scale,
+        **point,
+        "seed": seed,
+        "cycles": int(cycles),
+        "lr": float(lr),
+    }
+
+
+def run_training_task(
+    task: Mapping[str, Any], preset: str, overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """:func:`train_run` of a :func:`training_task` on ``preset`` with ``overrides``."""
     return train_run(
-        task["preset"],
-        {"K": task["K"], "T": task["T"], "seed": task["seed"]},
+        preset,
+        overrides,
         task["scheme"],
         seed=task["seed"],
         cycles=task["cycles"],
         lr=task["lr"],
         dataset=task["dataset"],
         scale=task["scale"],
+    )
+
+
+def train_task(task: dict[str, Any]) -> dict[str, Any]:
+    """One (preset, K, T, scheme, seed) of ``mel-accuracy`` (the sweep's task function)."""
+    return run_training_task(
+        task, task["preset"], {"K": task["K"], "T": task["T"], "seed": task["seed"]}
     )
 
 
@@ -497,19 +547,15 @@ def _tasks(
     scale: str,
 ) -> list[dict[str, Any]]:
     return [
-        {
-            "experiment": NAME,
-            "version": __version__,
-            "dataset": dataset,
-            "scale": scale,
-            "preset": preset,
-            "K": int(k),
-            "T": float(t),
-            "scheme": scheme,
-            "seed": seed,
-            "cycles": int(cycles),
-            "lr": float(lr),
-        }
+        training_task(
+            NAME,
+            {"preset": preset, "K": int(k), "T": float(t), "scheme": scheme},
+            seed=seed,
+            cycles=cycles,
+            lr=lr,
+            dataset=dataset,
+            scale=scale,
+        )
         for preset in presets
         for k, t in SETTINGS
         for seed in range(seeds)
@@ -594,13 +640,8 @@ def run(
     out_dir = Path(out_dir)
     tasks = _tasks(seeds, cycles, lr, presets, schemes, dataset, scale)
     sweep = run_tasks(NAME, train_task, tasks, out_dir, workers=workers, progress=progress)
-    groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
-    seed_rows: list[dict[str, Any]] = []
-    for task, res in zip(tasks, sweep.results, strict=True):
-        key = (task["preset"], task["K"], task["T"], task["scheme"])
-        groups[key].append(res)
-        seed_rows.extend(_seed_rows(task, res))
-    curves = curve_rows(groups, ("preset", "K", "T", "scheme"))
+    groups, seed_rows = group_runs(tasks, sweep.results, _KEYS)
+    curves = curve_rows(groups, _KEYS)
     reach = _threshold_rows(groups, presets, schemes)
     files = [
         _plot(curves, out_dir / f"{NAME}.png", seeds, lr, presets, schemes, dataset),
@@ -609,10 +650,11 @@ def run(
         write_csv(out_dir / f"{NAME}-seeds.csv", seed_rows, SEED_COLUMNS),
         sweep.store,
     ]
+    runs = f"{seeds} seed(s) x schemes x settings x presets, {cycles} cycles each"
     return ExperimentOutput(
         files=files,
         summary=_summary(groups, reach, presets, schemes, cycles),
-        notes=_notes(groups, sweep, seeds, cycles, lr, dataset, scale),
+        notes=[training_note(groups, sweep, runs, lr, dataset), *_notes(groups, scale)],
     )
 
 
@@ -653,8 +695,39 @@ def per_cycle_rows(
     ]
 
 
-def _seed_rows(task: Mapping[str, Any], res: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return per_cycle_rows(task, res, ("preset", "K", "T", "scheme", "seed"))
+def group_runs(
+    tasks: Sequence[Mapping[str, Any]],
+    results: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    extra: Sequence[str] = (),
+) -> tuple[dict[tuple, list[Mapping[str, Any]]], list[dict[str, Any]]]:
+    """``(groups, seed_rows)`` of a sweep's training runs.
+
+    ``groups`` maps the tasks' ``keys`` values to their runs (for
+    :func:`curve_rows`); ``seed_rows`` are the :func:`per_cycle_rows` of every
+    run with ``keys``, ``seed`` and the per-run values ``extra``.
+    """
+    groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
+    seed_rows: list[dict[str, Any]] = []
+    for task, res in zip(tasks, results, strict=True):
+        groups[tuple(task[k] for k in keys)].append(res)
+        seed_rows.extend(per_cycle_rows(task, res, (*keys, "seed"), extra))
+    return groups, seed_rows
+
+
+def training_note(
+    groups: Mapping[tuple, Sequence[Mapping[str, Any]]],
+    sweep: Any,
+    runs: str,
+    lr: float,
+    dataset: str,
+) -> str:
+    """The first note of a training experiment: its ``runs``, store reuse, wall and training."""
+    walls = [r.get("wall_s", 0.0) for rs in groups.values() for r in ok_runs(rs)]
+    return (
+        f"{sweep.instances} training runs ({runs}, lr = {lr:g}, {dataset}), {sweep.reused} loaded "
+        f"from the store, {sweep.seconds:.1f} s wall ({sum(walls):.0f} s of training in the runs)."
+    )
 
 
 def _threshold_rows(
@@ -721,20 +794,9 @@ def _summary(
     return out
 
 
-def _notes(
-    groups: Mapping[tuple, Sequence[Mapping[str, Any]]],
-    sweep: Any,
-    seeds: int,
-    cycles: int,
-    lr: float,
-    dataset: str,
-    scale: str,
-) -> list[str]:
-    walls = [r.get("wall_s", 0.0) for runs in groups.values() for r in ok_runs(runs)]
+def _notes(groups: Mapping[tuple, Sequence[Mapping[str, Any]]], scale: str) -> list[str]:
+    """The notes after :func:`training_note`: readings taken and runs without a record."""
     notes = [
-        f"{sweep.instances} training runs ({seeds} seed(s) x schemes x settings x presets, "
-        f"{cycles} cycles each, lr = {lr:g}, {dataset}), {sweep.reused} loaded from the store, "
-        f"{sweep.seconds:.1f} s wall ({sum(walls):.0f} s of training in the runs).",
         "Workload: "
         + (
             "cycles_per_flop set so that one local iteration over the training set costs the "

@@ -71,20 +71,24 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
 from ._common import ExperimentOutput, run_tasks, write_csv
 from .mel_accuracy import (
+    CURVE_STATS,
+    CYCLE_VALUES,
     DATASET,
+    REACH_STATS,
     band,
     check_options,
     curve_rows,
     fmt_reach,
+    group_runs,
     mean_tau,
     ok_runs,
-    per_cycle_rows,
     reach_stats,
     require_torch,
-    train_run,
+    run_training_task,
+    training_note,
+    training_task,
 )
 
 __all__ = [
@@ -143,24 +147,9 @@ PAPER_TEXT: dict[tuple[float, float], str] = {
     (30.0, 20.0): "no numbers in the text (Fig. 8)",
 }
 
-CURVE_COLUMNS: tuple[str, ...] = (
-    "E",
-    "T",
-    "variant",
-    "scheme",
-    "c",
-    "cycle",
-    "seeds",
-    "tau_mean",
-    "cycle_time_s",
-    "sim_time_s",
-    "accuracy_mean",
-    "accuracy_std",
-    "accuracy_min",
-    "accuracy_max",
-    "train_loss_mean",
-    "train_loss_std",
-)
+#: Columns that identify a curve (a group of training runs over seeds).
+_KEYS: tuple[str, ...] = ("E", "T", "variant", "scheme", "c")
+CURVE_COLUMNS: tuple[str, ...] = (*_KEYS, *CURVE_STATS)
 UPDATE_COLUMNS: tuple[str, ...] = (
     "E",
     "T",
@@ -168,22 +157,11 @@ UPDATE_COLUMNS: tuple[str, ...] = (
     "variant",
     "scheme",
     "c",
-    "seeds",
-    "reached",
-    "cycles_mean",
-    "cycles_std",
-    "cycles_min",
-    "cycles_max",
-    "sim_time_s_mean",
-    "deadline_time_s_mean",
+    *REACH_STATS,
     "reduction_vs_sync",
 )
 SEED_COLUMNS: tuple[str, ...] = (
-    "E",
-    "T",
-    "variant",
-    "scheme",
-    "c",
+    *_KEYS,
     "seed",
     "status",
     "tau_min",
@@ -191,12 +169,7 @@ SEED_COLUMNS: tuple[str, ...] = (
     "tau_mean",
     "cycle_time_s",
     "energy_j_per_cycle",
-    "cycle",
-    "sim_time_s",
-    "energy_j",
-    "test_accuracy",
-    "test_loss",
-    "train_loss",
+    *CYCLE_VALUES,
 )
 
 
@@ -208,16 +181,8 @@ def variant_label(scheme: str, c: int | None) -> str:
 
 def train_task(task: dict[str, Any]) -> dict[str, Any]:
     """One (E, T, variant, seed) of ``mel-async-accuracy`` (the sweep's task function)."""
-    return train_run(
-        PRESET,
-        {"E": task["E"], "T": task["T"], "c": task["c"], "seed": task["seed"]},
-        task["scheme"],
-        seed=task["seed"],
-        cycles=task["cycles"],
-        lr=task["lr"],
-        dataset=task["dataset"],
-        scale=task["scale"],
-    )
+    overrides = {"E": task["E"], "T": task["T"], "c": task["c"], "seed": task["seed"]}
+    return run_training_task(task, PRESET, overrides)
 
 
 def _tasks(
@@ -230,20 +195,21 @@ def _tasks(
     scale: str,
 ) -> list[dict[str, Any]]:
     return [
-        {
-            "experiment": NAME,
-            "version": __version__,
-            "dataset": dataset,
-            "scale": scale,
-            "E": float(e),
-            "T": float(t),
-            "variant": variant_label(scheme, c),
-            "scheme": scheme,
-            "c": c,
-            "seed": seed,
-            "cycles": int(cycles),
-            "lr": float(lr),
-        }
+        training_task(
+            NAME,
+            {
+                "E": float(e),
+                "T": float(t),
+                "variant": variant_label(scheme, c),
+                "scheme": scheme,
+                "c": c,
+            },
+            seed=seed,
+            cycles=cycles,
+            lr=lr,
+            dataset=dataset,
+            scale=scale,
+        )
         for e, t in settings
         for seed in range(seeds)
         for scheme, c in variants
@@ -290,13 +256,8 @@ def run(
     out_dir = Path(out_dir)
     tasks = _tasks(seeds, cycles, lr, settings, variants, dataset, scale)
     sweep = run_tasks(NAME, train_task, tasks, out_dir, workers=workers, progress=progress)
-    groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
-    seed_rows: list[dict[str, Any]] = []
-    for task, res in zip(tasks, sweep.results, strict=True):
-        key = (task["E"], task["T"], task["variant"], task["scheme"], task["c"])
-        groups[key].append(res)
-        seed_rows.extend(_seed_rows(task, res))
-    curves = curve_rows(groups, ("E", "T", "variant", "scheme", "c"))
+    groups, seed_rows = group_runs(tasks, sweep.results, _KEYS, extra=("energy_j_per_cycle",))
+    curves = curve_rows(groups, _KEYS)
     updates = _update_rows(groups, settings, variants)
     files = [
         _plot_curves(curves, out_dir / f"{NAME}.png", settings, variants, seeds, lr, dataset),
@@ -306,16 +267,12 @@ def run(
         write_csv(out_dir / f"{NAME}-seeds.csv", seed_rows, SEED_COLUMNS),
         sweep.store,
     ]
+    runs = f"{seeds} seed(s) x variants x settings, {cycles} updates each"
     return ExperimentOutput(
         files=files,
         summary=_summary(groups, updates, settings, variants, cycles),
-        notes=_notes(groups, sweep, seeds, cycles, lr, dataset),
+        notes=[training_note(groups, sweep, runs, lr, dataset), *_notes(groups)],
     )
-
-
-def _seed_rows(task: Mapping[str, Any], res: Mapping[str, Any]) -> list[dict[str, Any]]:
-    keys = ("E", "T", "variant", "scheme", "c", "seed")
-    return per_cycle_rows(task, res, keys, extra=("energy_j_per_cycle",))
 
 
 def _update_rows(
@@ -414,19 +371,9 @@ def _summary(
     return out
 
 
-def _notes(
-    groups: Mapping[tuple, Sequence[Mapping[str, Any]]],
-    sweep: Any,
-    seeds: int,
-    cycles: int,
-    lr: float,
-    dataset: str,
-) -> list[str]:
-    walls = [r.get("wall_s", 0.0) for runs in groups.values() for r in ok_runs(runs)]
+def _notes(groups: Mapping[tuple, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """The notes after :func:`~.mel_accuracy.training_note`: readings and runs without a curve."""
     notes = [
-        f"{sweep.instances} training runs ({seeds} seed(s) x variants x settings, {cycles} "
-        f"updates each, lr = {lr:g}, {dataset}), {sweep.reused} loaded from the store, "
-        f"{sweep.seconds:.1f} s wall ({sum(walls):.0f} s of training in the runs).",
         "Workload scaled as in mel-accuracy (one local iteration over the training set costs "
         "the devices what it costs in the paper); energy budgets from the mel-async preset.",
         "Paper (MNIST), T = 10 s, E = 10 J: 94 % after 5 updates (c = 1, 2) vs 7 (HA-Sync); "

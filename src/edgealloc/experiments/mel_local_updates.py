@@ -45,6 +45,7 @@ from ._common import (
     STAT_COLUMNS,
     ExperimentOutput,
     aggregate,
+    error_notes,
     fmt_mean_std,
     run_tasks,
     solve_record,
@@ -182,9 +183,7 @@ def run(
             + ", ".join(f"{p} K={k} T={t:g} s ({n}/{m})" for p, k, t, n, m in partial)
             + "; those means are over the feasible placements."
         )
-    errors = [r for r in records if r["status"] == "error"]
-    if errors:
-        notes.append(f"{len(errors)} solve(s) raised an unexpected error (counted as failed).")
+    notes += error_notes(records)
     return ExperimentOutput(files=files, summary=_summary(rows), notes=notes)
 
 

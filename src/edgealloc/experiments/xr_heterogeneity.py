@@ -230,7 +230,7 @@ def build_problem(strategy: str, point: Mapping[str, Any], seed: int) -> Any:
     """
     from ..scenarios import compile_scenario
 
-    values = {"seed": seed, **{k: point.get(k) for k in ("eta_comp", "eta_comm", "users", "s")}}
+    values = {"seed": seed, **{k: point.get(k) for k in _KEY_COLUMNS}}
     return compile_scenario(_preset(PRESETS[strategy]), overrides=_overrides(values))
 
 
@@ -369,6 +369,12 @@ def make_tasks(
 # Collecting and aggregating
 # ---------------------------------------------------------------------------
 Key = tuple[float, float, Any, float]  # (eta_comp, eta_comm, users, s)
+_KEY_COLUMNS: tuple[str, ...] = ("eta_comp", "eta_comm", "users", "s")
+
+
+def _key_columns(key: Key) -> dict[str, Any]:
+    """A point's key as its columns ``eta_comp``, ``eta_comm``, ``users`` and ``s``."""
+    return dict(zip(_KEY_COLUMNS, key, strict=True))
 
 
 def collect(
@@ -470,10 +476,7 @@ def summary_rows(
                 rows.append(
                     {
                         "panel": panel,
-                        "eta_comp": key[0],
-                        "eta_comm": key[1],
-                        "users": key[2],
-                        "s": key[3],
+                        **_key_columns(key),
                         "strategy": strategy,
                         "scheme": scheme,
                         "seeds": int(vals.size),
@@ -498,10 +501,7 @@ def compare_rows(
             rows.append(
                 {
                     "panel": panel,
-                    "eta_comp": key[0],
-                    "eta_comm": key[1],
-                    "users": key[2],
-                    "s": key[3],
+                    **_key_columns(key),
                     "scheme": scheme,
                     "seeds": int(both.sum()),
                     "server_mean": float(srv[both].mean()) if both.any() else math.nan,
@@ -521,10 +521,7 @@ def seed_rows(data: Mapping[Key, Mapping[str, Any]]) -> list[dict[str, Any]]:
         e = data[key]
         for j in range(e["seed"].size):
             row = {
-                "eta_comp": key[0],
-                "eta_comm": key[1],
-                "users": key[2],
-                "s": key[3],
+                **_key_columns(key),
                 "seed": int(e["seed"][j]),
                 "no_offload_time": float(e["no_offload_time"][j]),
             }

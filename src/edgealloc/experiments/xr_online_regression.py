@@ -77,6 +77,7 @@ from .. import __version__
 from ..learn.online_regression import LinearStream, Strategy, draw_points, train_online
 from ..offload.problem import OffloadD2DProblem, OffloadServerProblem
 from ._common import ExperimentOutput, run_tasks, write_csv
+from .xr_heterogeneity import PRESETS
 
 __all__ = [
     "ITERATION_COLUMNS",
@@ -90,8 +91,6 @@ __all__ = [
 ]
 
 NAME = "xr-online-regression"
-#: strategy -> preset its problem comes from.
-PRESETS: dict[str, str] = {"server": "xr-server", "d2d": "xr-d2d"}
 
 #: strategy key -> label.
 STRATEGIES: dict[str, str] = {
@@ -111,16 +110,29 @@ ITERATIONS_QUICK = 25
 #: Loss threshold for the time-to-loss summary, relative to the floor sigma^2 / 2.
 THRESHOLD_FACTOR = 1.1
 
-SEED_COLUMNS: tuple[str, ...] = (
-    "seed",
-    "strategy",
-    "iteration",
+#: Per-iteration metrics of a trace, with mean and s.d. over seeds in :data:`ITERATION_COLUMNS`.
+STAT_METRICS: tuple[str, ...] = (
     "sim_time_s",
     "iteration_time_s",
     "train_loss",
     "test_loss",
     "excess_loss",
     "param_error",
+)
+#: Metrics read on the common time grid, with mean and s.d. in :data:`TIME_COLUMNS`.
+GRID_METRICS: tuple[str, ...] = ("test_loss", "excess_loss", "param_error")
+
+
+def _mean_std(metrics: tuple[str, ...]) -> tuple[str, ...]:
+    """``metric_mean``, ``metric_std`` for each of ``metrics``."""
+    return tuple(f"{c}_{stat}" for c in metrics for stat in ("mean", "std"))
+
+
+SEED_COLUMNS: tuple[str, ...] = (
+    "seed",
+    "strategy",
+    "iteration",
+    *STAT_METRICS,
     "grad_deviation",
     "offloaded",
 )
@@ -128,40 +140,11 @@ ITERATION_COLUMNS: tuple[str, ...] = (
     "strategy",
     "iteration",
     "seeds",
-    "sim_time_s_mean",
-    "sim_time_s_std",
-    "iteration_time_s_mean",
-    "iteration_time_s_std",
-    "train_loss_mean",
-    "train_loss_std",
-    "test_loss_mean",
-    "test_loss_std",
-    "excess_loss_mean",
-    "excess_loss_std",
-    "param_error_mean",
-    "param_error_std",
+    *_mean_std(STAT_METRICS),
     "test_loss_rel_diff_max",
     "grad_deviation_max",
 )
-STAT_METRICS = (
-    "sim_time_s",
-    "iteration_time_s",
-    "train_loss",
-    "test_loss",
-    "excess_loss",
-    "param_error",
-)
-TIME_COLUMNS: tuple[str, ...] = (
-    "strategy",
-    "time_s",
-    "seeds",
-    "test_loss_mean",
-    "test_loss_std",
-    "excess_loss_mean",
-    "excess_loss_std",
-    "param_error_mean",
-    "param_error_std",
-)
+TIME_COLUMNS: tuple[str, ...] = ("strategy", "time_s", "seeds", *_mean_std(GRID_METRICS))
 
 
 # ---------------------------------------------------------------------------
@@ -254,15 +237,7 @@ def _by_iteration(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for key in STRATEGIES:
         cols = {
             c: np.array([r["traces"][key][c] for r in results], float)
-            for c in (
-                "sim_time_s",
-                "iteration_time_s",
-                "train_loss",
-                "test_loss",
-                "excess_loss",
-                "param_error",
-                "grad_deviation",
-            )
+            for c in (*STAT_METRICS, "grad_deviation")
         }
         rel = np.abs(cols["test_loss"] - ref) / ref
         for t in range(ref.shape[1]):
@@ -277,7 +252,7 @@ def _by_iteration(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _on_grid(results: list[dict[str, Any]], key: str, grid: np.ndarray) -> dict[str, np.ndarray]:
     """Step interpolation: at time tau the model is beta^(t) with S_t <= tau."""
-    out: dict[str, list[np.ndarray]] = {"test_loss": [], "excess_loss": [], "param_error": []}
+    out: dict[str, list[np.ndarray]] = {c: [] for c in GRID_METRICS}
     for r in results:
         tr = r["traces"][key]
         times = np.asarray(tr["sim_time_s"])

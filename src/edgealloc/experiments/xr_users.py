@@ -217,20 +217,22 @@ def claims_fig3(comp: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, A
     lo_comm, hi_comm = min(ETA_COMM), max(ETA_COMM)
     ns = sorted({r["users"] for r in opt})
 
-    def server_wins(s: float, eta_comp: float, eta_comm: float) -> list[int]:
+    def ahead(strategy: str, s: float, eta_comp: float, eta_comm: float) -> list[int]:
+        """The N at which ``strategy`` has the larger mean gain (``diff_mean`` = D2D - server)."""
+        sign = 1.0 if strategy == "d2d" else -1.0
         return sorted(
             r["users"]
             for r in opt
             if r["panel"] == _panel(s)
             and r["eta_comp"] == eta_comp
             and r["eta_comm"] == eta_comm
-            and r["diff_mean"] < 0
+            and sign * r["diff_mean"] > 0
         )
 
     notes = []
     # (a) s = 0.5
-    lo_wins = {c: server_wins(0.5, c, lo_comm) for c in ETA_COMP}
-    hi_wins = {c: server_wins(0.5, c, hi_comm) for c in ETA_COMP}
+    lo_wins = {c: ahead("server", 0.5, c, lo_comm) for c in ETA_COMP}
+    hi_wins = {c: ahead("server", 0.5, c, hi_comm) for c in ETA_COMP}
     only_low = not any(hi_wins.values())
     small_n = all(not w or max(w) < ns[-1] for w in lo_wins.values())
     some = any(lo_wins.values())
@@ -281,28 +283,8 @@ def claims_fig3(comp: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, A
         + "."
     )
     # (b) s = 2, high eta_comp: D2D ahead
-    d2d_hi = {
-        c: sorted(
-            r["users"]
-            for r in opt
-            if r["panel"] == _panel(2.0)
-            and r["eta_comp"] == hi_comp
-            and r["eta_comm"] == c
-            and r["diff_mean"] > 0
-        )
-        for c in ETA_COMM
-    }
-    d2d_lo = {
-        c: sorted(
-            r["users"]
-            for r in opt
-            if r["panel"] == _panel(2.0)
-            and r["eta_comp"] == lo_comp
-            and r["eta_comm"] == c
-            and r["diff_mean"] > 0
-        )
-        for c in ETA_COMM
-    }
+    d2d_hi = {c: ahead("d2d", 2.0, hi_comp, c) for c in ETA_COMM}
+    d2d_lo = {c: ahead("d2d", 2.0, lo_comp, c) for c in ETA_COMM}
     most = all(len(v) >= len(ns) / 2 for v in d2d_hi.values())
     verdict_b = (
         "Holds"

@@ -32,6 +32,12 @@ summed over the outputs (regression), averaged over the learner's samples.
 Everything is float32 and deterministic (no random draws at all: the data
 decide the batches).
 
+Device: every function computes on the device of the parameters it is given
+(:func:`init_params` ``device=``, e.g. ``"cuda"``; :func:`parse_device`
+checks a name); the data arrive as NumPy arrays and are copied there, and the
+returned parameters stay there. The arithmetic is the same on every device,
+so the batched and the sequential engines agree on each to float32 rounding.
+
 Two implementations of each step, which agree to float32 rounding (the tests
 require 1e-5, relative to the parameter scale):
 
@@ -102,6 +108,7 @@ __all__ = [
     "gradient_averaging_step",
     "init_params",
     "local_sgd_cycle",
+    "parse_device",
     "plan_chunks",
 ]
 
@@ -121,7 +128,62 @@ BACKENDS: tuple[str, ...] = ("auto", "vmap", "bmm")
 # ---------------------------------------------------------------------------
 # Parameters and inputs
 # ---------------------------------------------------------------------------
-def init_params(spec: ModelSpec, seed: int) -> Params:
+def parse_device(device: object = None) -> torch.device:
+    """The PyTorch device to train on, checked: ``None`` or ``"cpu"``, ``"cuda[:i]"``, ``"mps"``.
+
+    Parameters
+    ----------
+    device
+        A name or a :class:`torch.device`; ``None`` means the CPU.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValidationError
+        An unknown name, or a device this PyTorch build or machine does not
+        have (e.g. ``"cuda"`` with the CPU-only build).
+
+    Examples
+    --------
+    >>> parse_device("cpu")
+    device(type='cpu')
+    """
+    if device is None:
+        return torch.device("cpu")
+    if not isinstance(device, str | torch.device):
+        raise ValidationError(
+            "device", f"must be a device name such as 'cpu' or 'cuda' (got {device!r})"
+        )
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValidationError(
+            "device", f"unknown device {device!r} (use cpu, cuda, cuda:N or mps)"
+        ) from None
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValidationError(
+                "device",
+                f"{device!r} is not available: this PyTorch ({torch.__version__}) sees no CUDA GPU",
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValidationError(
+                "device", f"{device!r} is not available: {torch.cuda.device_count()} CUDA GPU(s)"
+            )
+        return dev
+    if dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValidationError("device", f"{device!r} is not available on this machine")
+        return dev
+    raise ValidationError("device", f"unsupported device {device!r} (use cpu, cuda, cuda:N or mps)")
+
+
+def init_params(spec: ModelSpec, seed: int, *, device: object = None) -> Params:
     """Initial global parameters: ``spec.build(seed)``'s, detached float32 copies.
 
     Parameters
@@ -129,15 +191,24 @@ def init_params(spec: ModelSpec, seed: int) -> Params:
     spec
         The model.
     seed
-        Seed of the initialisation (:meth:`ModelSpec.build`).
+        Seed of the initialisation (:meth:`ModelSpec.build`): the same values
+        on every device.
+    device
+        Where the parameters live, and so where the engine trains them
+        (:func:`parse_device`; default the CPU).
 
     Returns
     -------
     dict of str to torch.Tensor
         One tensor per named parameter of the module.
     """
+    dev = parse_device(device)
     module = spec.build(seed)
-    return {name: p.detach().clone() for name, p in module.named_parameters()}
+    return {name: p.detach().clone().to(dev) for name, p in module.named_parameters()}
+
+
+def _device_of(params: Params) -> torch.device:
+    return next(iter(params.values())).device
 
 
 def _check_spec(spec: object) -> ModelSpec:
@@ -164,6 +235,11 @@ def _check_params(spec: ModelSpec, params: Mapping[str, Any]) -> Params:
                 f"params[{name!r}]", f"must have shape {shape} (got {tuple(value.shape)})"
             )
         out[name] = value.contiguous()
+    devices = {str(v.device) for v in out.values()}
+    if len(devices) > 1:
+        raise ValidationError(
+            "params", f"must all be on one device (got {', '.join(sorted(devices))})"
+        )
     return out
 
 
@@ -359,7 +435,11 @@ def plan_chunks(
 
 
 def _pad(
-    spec: ModelSpec, xs: list[np.ndarray], ys: list[np.ndarray], members: np.ndarray
+    spec: ModelSpec,
+    xs: list[np.ndarray],
+    ys: list[np.ndarray],
+    members: np.ndarray,
+    device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Stack the members' data, zero-padded to their largest d_k, with the sample mask."""
     d = np.array([len(xs[k]) for k in members], dtype=np.int64)
@@ -374,7 +454,7 @@ def _pad(
     mask = torch.zeros((n, width), dtype=torch.float32)
     mask[rows, cols] = 1.0
     inv_d = torch.from_numpy((1.0 / d).astype(np.float32))
-    return x, y, mask, inv_d
+    return x.to(device), y.to(device), mask.to(device), inv_d.to(device)
 
 
 def _learner_grad(spec: ModelSpec) -> Callable[..., tuple[Params, torch.Tensor]]:
@@ -411,7 +491,8 @@ def _dense_grad(spec: ModelSpec) -> Callable[..., tuple[Params, torch.Tensor]]:
         h = x.reshape(x.shape[0], x.shape[1], -1)
         acts = [h]
         for i, (w, b) in enumerate(pairs):
-            h = torch.bmm(h, params[w].transpose(1, 2)).add_(params[b].unsqueeze(1))
+            # baddbmm: the bias is added inside the product (one pass fewer over h)
+            h = torch.baddbmm(params[b].unsqueeze(1), h, params[w].transpose(1, 2))
             if i < len(pairs) - 1:
                 h = h.relu_()
             acts.append(h)
@@ -422,7 +503,9 @@ def _dense_grad(spec: ModelSpec) -> Callable[..., tuple[Params, torch.Tensor]]:
             # d(cross-entropy)/d(logits) = softmax - one_hot(y)
             delta = logp.exp()
             index = y.unsqueeze(-1)
-            delta.scatter_add_(-1, index, torch.full(index.shape, -1.0, dtype=h.dtype))
+            delta.scatter_add_(
+                -1, index, torch.full(index.shape, -1.0, dtype=h.dtype, device=h.device)
+            )
         else:
             delta = h - y
             per = 0.5 * delta.square().sum(-1)
@@ -518,9 +601,9 @@ def local_sgd_cycle(
     return _cycle_sequential(spec, params, x_list, y_list, d, steps, rate)
 
 
-def _trainable(spec: ModelSpec) -> torch.nn.Module:
-    """A fresh trainable copy of the spec's module (its values are overwritten by the caller)."""
-    model = copy.deepcopy(_template(spec))
+def _trainable(spec: ModelSpec, device: torch.device) -> torch.nn.Module:
+    """A fresh trainable copy of the spec's module on ``device`` (the caller sets its values)."""
+    model = copy.deepcopy(_template(spec)).to(device)
     for p in model.parameters():
         p.requires_grad_(True)
     return model
@@ -544,7 +627,8 @@ def _cycle_sequential(
     take, total = _participants(d, steps)
     losses = np.full(len(xs), np.nan)
     acc = {name: torch.zeros_like(p) for name, p in params.items()}
-    model = _trainable(spec)
+    device = _device_of(params)
+    model = _trainable(spec, device)
     named = dict(model.named_parameters())
     for k in range(len(xs)):
         if d[k] == 0:
@@ -552,7 +636,7 @@ def _cycle_sequential(
         with torch.no_grad():
             for name, p in named.items():
                 p.copy_(params[name])
-        x, y = torch.from_numpy(xs[k]), torch.from_numpy(ys[k])
+        x, y = torch.from_numpy(xs[k]).to(device), torch.from_numpy(ys[k]).to(device)
         if steps[k] == 0:
             with torch.no_grad():
                 losses[k] = float(_mean_loss(spec, model(x), y))
@@ -593,10 +677,11 @@ def _cycle_batched(
         return {name: p.clone() for name, p in params.items()}, losses
     grad_fn = _dense_grad(spec) if backend == "bmm" else _learner_grad(spec)
     acc = {name: torch.zeros_like(p) for name, p in params.items()}
+    device = _device_of(params)
     for members in plan_chunks(spec, d, max_elements=max_elements, pad_ratio=pad_ratio):
         members = members[np.argsort(-steps[members], kind="stable")]  # running = a prefix
         tau_c = steps[members]
-        x, y, mask, inv_d = _pad(spec, xs, ys, members)
+        x, y, mask, inv_d = _pad(spec, xs, ys, members, device)
         n = len(members)
         stack = {name: p.unsqueeze(0).expand(n, *p.shape).clone() for name, p in params.items()}
         for step in range(max(1, int(tau_c[0]))):
@@ -605,12 +690,12 @@ def _cycle_batched(
             sub = {name: v[:m] for name, v in stack.items()}
             grads, loss = grad_fn(sub, x[:m], y[:m], mask[:m], inv_d[:m])
             if step == 0:
-                losses[members] = loss.numpy().astype(np.float64)
+                losses[members] = loss.detach().cpu().numpy().astype(np.float64)
             with torch.no_grad():
                 for name, v in stack.items():
                     v[:running].add_(grads[name][:running], alpha=-lr)  # eq. (1)
         weights = np.where(tau_c > 0, d[members] / total if total else 0.0, 0.0)
-        w = torch.from_numpy(weights.astype(np.float32))
+        w = torch.from_numpy(weights.astype(np.float32)).to(device)
         with torch.no_grad():
             for name, v in stack.items():
                 acc[name].add_(torch.tensordot(w, v, dims=1))  # eq. (3)
@@ -682,7 +767,8 @@ def gradient_averaging_step(
     if batched:
         g, losses = _averaged_gradient_batched(spec, params, x_list, y_list, b, max_elements)
     else:
-        model = _trainable(spec)
+        device = _device_of(params)
+        model = _trainable(spec, device)
         named = dict(model.named_parameters())
         with torch.no_grad():
             for name, p in named.items():
@@ -692,7 +778,8 @@ def gradient_averaging_step(
             if b[k] == 0:
                 continue
             model.zero_grad(set_to_none=True)
-            loss = _mean_loss(spec, model(torch.from_numpy(x_list[k])), torch.from_numpy(y_list[k]))
+            x, y = torch.from_numpy(x_list[k]).to(device), torch.from_numpy(y_list[k]).to(device)
+            loss = _mean_loss(spec, model(x), y)
             losses[k] = float(loss.detach())
             loss.backward()
             with torch.no_grad():
@@ -719,9 +806,10 @@ def _averaged_gradient_batched(
         return per.sum() / total, per
 
     grad_fn = torch.func.grad(summed, has_aux=True)
-    x_all = torch.from_numpy(np.concatenate(xs))
-    y_all = torch.from_numpy(np.concatenate(ys))
-    owner = torch.from_numpy(np.repeat(np.arange(len(xs)), b))
+    device = _device_of(params)
+    x_all = torch.from_numpy(np.concatenate(xs)).to(device)
+    y_all = torch.from_numpy(np.concatenate(ys)).to(device)
+    owner = torch.from_numpy(np.repeat(np.arange(len(xs)), b))  # the sums stay on the CPU
     per_sample = spec.n_features + 3 * spec.activation_elements
     rows = max(1, max_elements // per_sample)
     g = {name: torch.zeros_like(p) for name, p in params.items()}
@@ -730,7 +818,7 @@ def _averaged_gradient_batched(
         grads, per = grad_fn(params, x_all[start : start + rows], y_all[start : start + rows])
         for name in g:
             g[name].add_(grads[name])
-        sums.index_add_(0, owner[start : start + rows], per.detach().double())
+        sums.index_add_(0, owner[start : start + rows], per.detach().cpu().double())
     with np.errstate(invalid="ignore", divide="ignore"):
         losses = np.where(b > 0, sums.numpy() / b, np.nan)
     return g, losses
@@ -774,12 +862,13 @@ def evaluate(
     if len(xa) == 0:
         raise ValidationError("x", "needs at least one sample")
     module = _template(spec)
+    device = _device_of(p)
     rows = max(1, max_elements // (spec.n_features + spec.activation_elements))
     loss_sum, correct = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(xa), rows):
-            xb = torch.from_numpy(xa[start : start + rows])
-            yb = torch.from_numpy(ya[start : start + rows])
+            xb = torch.from_numpy(xa[start : start + rows]).to(device)
+            yb = torch.from_numpy(ya[start : start + rows]).to(device)
             out = torch.func.functional_call(module, p, (xb,))
             loss_sum += float(_per_sample_loss(spec, out, yb).double().sum())
             if spec.task == "classification":

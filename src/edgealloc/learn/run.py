@@ -118,8 +118,8 @@ from ..mel.problem import MelProblem
 from ..result import Result, Status
 from ..system import FullyConnected, kappa_energy
 from .data import Dataset
-from .engine import evaluate, init_params, local_sgd_cycle
-from .models import ModelSpec, model_for
+from .engine import evaluate, init_params, local_sgd_cycle, parse_device
+from .models import ModelSpec, model_for, torch
 from .partition import FederatedSampler, ParallelSampler, partition
 
 __all__ = [
@@ -458,9 +458,13 @@ class RunRecord:
     cpu_hz
         CPU clocks from the scenario (``None`` if unknown).
     params
-        The final global parameters (``dict`` of tensors).
+        The final global parameters (``dict`` of tensors, on the device
+        trained on).
     wall_seconds
         Real time the training took (not part of :attr:`columns`).
+    diverged_at
+        The cycle at which training diverged (a non-finite loss or
+        parameter), where the record stops; ``None`` if it did not.
     """
 
     columns: Mapping[str, np.ndarray]
@@ -489,6 +493,7 @@ class RunRecord:
     cpu_hz: np.ndarray | None = None
     params: Mapping[str, Any] | None = None
     wall_seconds: float = math.nan
+    diverged_at: int | None = None
 
     # ------------------------------------------------------------ views
     @property
@@ -874,6 +879,8 @@ def train(
     train_eval_samples: int = TRAIN_EVAL_SAMPLES,
     keep_params: bool = True,
     threads: int | None = 1,
+    device: object = None,
+    on_divergence: str = "stop",
 ) -> RunRecord:
     r"""Train a model under a ``mel`` allocation and record accuracy against time and energy.
 
@@ -938,6 +945,17 @@ def train(
         for the engine's small per-learner products, and avoids a collapse
         measured with 2 threads on a busy 2-core machine (a cycle 100x
         slower; ``benchmarks/README.md``).
+    device
+        PyTorch device to train on (:func:`~edgealloc.learn.engine.parse_device`:
+        ``"cpu"``, the default, ``"cuda"``, ``"cuda:1"``, ``"mps"``). The
+        simulated clock and energy do not depend on it.
+    on_divergence
+        When a loss or a parameter turns non-finite (the learning rate is too
+        large): ``"stop"`` (default) ends training there and returns the
+        record up to and including that cycle, with
+        :attr:`RunRecord.diverged_at` set, a note and an
+        :class:`~edgealloc.errors.EdgeallocWarning`; ``"raise"`` raises
+        :class:`~edgealloc.errors.ValidationError` (field ``lr``) instead.
 
     Returns
     -------
@@ -949,8 +967,8 @@ def train(
     ValidationError
         Malformed arguments, a result for another problem, a fractional
         (relaxed) allocation, a mode other than the compiled one, a model
-        that does not fit the data, or training that diverges (non-finite
-        loss: the learning rate is too large).
+        that does not fit the data, an unavailable device, or (with
+        ``on_divergence="raise"``) training that diverges.
     InfeasibleError
         When ``result`` is infeasible (``SolverError`` when it failed).
     """
@@ -966,6 +984,8 @@ def train(
     train_eval_samples = _int_arg("train_eval_samples", train_eval_samples, minimum=1)
     lr = _positive("lr", lr)
     clock = _choice("clock", clock, CLOCKS)
+    on_divergence = _choice("on_divergence", on_divergence, ("stop", "raise"))
+    dev = parse_device(device)
     compiled_mode = (problem.meta or {}).get("mode")
     if mode is None:
         mode = compiled_mode if compiled_mode in MODES else "parallel"
@@ -1077,22 +1097,19 @@ def train(
         "learner_loss": nan.copy(),
     }
 
-    def _evaluate(row: int, params: Mapping[str, Any]) -> None:
+    def _evaluate(row: int, params: Mapping[str, Any]) -> bool:
+        """Evaluate into ``row``; False when the model has diverged (non-finite loss)."""
         cols["train_loss"][row] = evaluate(spec, params, x_tr, y_tr)[0]
         loss, acc = evaluate(spec, params, dataset.x_test, dataset.y_test)
         cols["test_loss"][row], cols["test_accuracy"][row] = loss, acc
-        if not math.isfinite(cols["train_loss"][row]):
-            raise ValidationError(
-                "lr",
-                f"training diverged by cycle {row} (non-finite loss) with lr = {lr:g}; "
-                "try a smaller learning rate",
-            )
+        return math.isfinite(cols["train_loss"][row]) and math.isfinite(loss)
 
     t0 = time.perf_counter()
-    params = init_params(spec, seed)
+    params = init_params(spec, seed, device=dev)
     _evaluate(0, params)
     bounds = np.cumsum(used)[:-1]
     description = f"training ({result.scheme})"
+    diverged_at: int | None = None
     with _torch_threads(threads), _progress_bar(progress, cycles, description) as advance:
         for n in range(1, cycles + 1):
             idx = np.concatenate(sampler.draw(d))
@@ -1102,13 +1119,29 @@ def train(
             w = used.astype(float)
             if w.sum() > 0:
                 cols["learner_loss"][n] = float(np.nansum(losses * w) / w.sum())
-            if n % eval_every == 0 or n == cycles:
-                _evaluate(n, params)
+            finite = all(bool(torch.isfinite(p).all()) for p in params.values())
+            if not finite or n % eval_every == 0 or n == cycles:
+                finite = _evaluate(n, params) and finite
+            if not finite:
+                diverged_at = n
+                break
             if advance is not None:
                 metric = cols["test_accuracy" if dataset.task == "classification" else "test_loss"]
                 last = metric[np.isfinite(metric)]
                 advance(f"{'acc' if dataset.task == 'classification' else 'loss'} {last[-1]:.4f}")
     wall = time.perf_counter() - t0
+    if diverged_at is not None:
+        msg = (
+            f"training diverged at cycle {diverged_at} (a non-finite loss or parameter) "
+            f"with lr = {lr:g}; "
+            "try a smaller learning rate"
+        )
+        if on_divergence == "raise":
+            raise ValidationError("lr", msg)
+        msg += f" (the record stops at cycle {diverged_at})"
+        warnings.warn(f"{result.scheme}: {msg}", EdgeallocWarning, stacklevel=2)
+        notes.append(msg)
+        cols = {name: col[: diverged_at + 1] for name, col in cols.items()}
 
     meta = problem.meta or {}
     classes = meta.get("classes")
@@ -1143,6 +1176,7 @@ def train(
         cpu_hz=cpu,
         params=params if keep_params else None,
         wall_seconds=wall,
+        diverged_at=diverged_at,
     )
 
 
