@@ -345,7 +345,7 @@ def train_command(
         typer.Option(
             "--cycles",
             help="Global cycles to train. Each runs the allocation's tau local steps per "
-            "learner: about 17 s of CPU per cycle for mel-sync on digits (tau ~ 2,500); "
+            "learner: about 25 s of CPU per cycle for mel-sync on digits (tau ~ 2,500); "
             "--set T=... shortens it.",
         ),
     ] = 5,
