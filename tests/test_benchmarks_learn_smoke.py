@@ -32,6 +32,9 @@ def test_learn_benchmark_quick(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     mlp = _header(out, "MEL papers' network")
     assert {"sequential", "ratio (bmm)", "ratio (vmap)", "max rel. diff"} <= set(mlp)
     assert "ratio (bmm)" in _header(out, "logistic regression")
+    assert {"allocation", "d_k", "ratio", "max rel. diff"} <= set(
+        _header(out, "product's workload")
+    )
     # every batched model equalled the sequential one, and the target was only announced
     assert "| NO:" not in out
     assert "not assessed" in out

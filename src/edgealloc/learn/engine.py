@@ -470,24 +470,37 @@ def _learner_grad(spec: ModelSpec) -> Callable[..., tuple[Params, torch.Tensor]]
     return torch.func.vmap(torch.func.grad_and_value(loss))
 
 
-def _dense_grad(spec: ModelSpec) -> Callable[..., tuple[Params, torch.Tensor]]:
-    """Hand-written back-propagation for stacked dense nets (``mlp``, ``linear``) with ``bmm``.
+def _dense_step(spec: ModelSpec) -> Callable[..., torch.Tensor]:
+    """One SGD step of stacked dense nets (``mlp``, ``linear``), hand-written with ``bmm``.
 
-    Same inputs and outputs as :func:`_learner_grad`. The parameters come
-    in (weight, bias) pairs, one per ``Linear`` of the ``nn.Sequential``, with
-    a ReLU between consecutive layers: forward ``h_i = relu(h_{i-1} W_i^T +
+    ``step(params, x, y, mask, inv_d, running, lr)`` takes the stacked
+    parameters and padded data of ``m`` learners (the inputs of
+    :func:`_learner_grad`), returns their losses at the current parameters,
+    and updates the first ``running`` learners' parameters in place,
+    ``w -= lr * grad`` ([MEL-async] eq. (1)). The parameters come in
+    (weight, bias) pairs, one per ``Linear`` of the ``nn.Sequential``, with a
+    ReLU between consecutive layers: forward ``h_i = relu(h_{i-1} W_i^T +
     b_i)``; backward ``dW_i = delta_i^T h_{i-1}``, ``db_i = sum delta_i``,
     ``delta_{i-1} = (delta_i W_i) * [h_{i-1} > 0]``, starting from
     ``delta_L = (softmax - one_hot) * mask / d_k`` (cross-entropy) or
-    ``(h_L - y) * mask / d_k`` (half squared error).
+    ``(h_L - y) * mask / d_k`` (half squared error). Each weight update is
+    one ``baddbmm_`` into the weights, ``W_i += (-lr) delta_i^T h_{i-1}``,
+    after ``delta_{i-1}`` has used the old ``W_i``: the gradient is never
+    stored, which saves a write and a read of every weight per step.
     """
     names = [name for name, _ in _template(spec).named_parameters()]
     pairs = list(zip(names[0::2], names[1::2], strict=True))
     classification = spec.task == "classification"
 
-    def grads(
-        params: Params, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, inv_d: torch.Tensor
-    ) -> tuple[Params, torch.Tensor]:
+    def step(
+        params: Params,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        mask: torch.Tensor,
+        inv_d: torch.Tensor,
+        running: int,
+        lr: float,
+    ) -> torch.Tensor:
         h = x.reshape(x.shape[0], x.shape[1], -1)
         acts = [h]
         for i, (w, b) in enumerate(pairs):
@@ -511,16 +524,23 @@ def _dense_grad(spec: ModelSpec) -> Callable[..., tuple[Params, torch.Tensor]]:
             per = 0.5 * delta.square().sum(-1)
         loss = (per * mask).sum(1) * inv_d
         delta = delta * weight
-        out: Params = {}
         for i in range(len(pairs) - 1, -1, -1):
             w, b = pairs[i]
-            out[w] = torch.bmm(delta.transpose(1, 2), acts[i])
-            out[b] = delta.sum(1)
+            below = None
             if i > 0:  # relu'(z) = [h > 0]; threshold_backward is that product, fused
-                delta = torch.ops.aten.threshold_backward(torch.bmm(delta, params[w]), acts[i], 0)
-        return out, loss
+                below = torch.ops.aten.threshold_backward(
+                    torch.bmm(delta, params[w]), acts[i], 0
+                )  # with the old W_i, before its update
+            if running:
+                d_run = delta[:running]
+                params[w][:running].baddbmm_(d_run.transpose(1, 2), acts[i][:running], alpha=-lr)
+                params[b][:running].add_(d_run.sum(1), alpha=-lr)
+            if below is None:
+                break
+            delta = below
+        return loss
 
-    return grads
+    return step
 
 
 # ---------------------------------------------------------------------------
@@ -675,7 +695,8 @@ def _cycle_batched(
     losses = np.full(len(xs), np.nan)
     if not (d > 0).any():
         return {name: p.clone() for name, p in params.items()}, losses
-    grad_fn = _dense_grad(spec) if backend == "bmm" else _learner_grad(spec)
+    dense = backend == "bmm"
+    fn = _dense_step(spec) if dense else _learner_grad(spec)
     acc = {name: torch.zeros_like(p) for name, p in params.items()}
     device = _device_of(params)
     for members in plan_chunks(spec, d, max_elements=max_elements, pad_ratio=pad_ratio):
@@ -688,12 +709,15 @@ def _cycle_batched(
             running = int(np.count_nonzero(tau_c > step))
             m = n if step == 0 else running  # step 0: every member, for the start loss
             sub = {name: v[:m] for name, v in stack.items()}
-            grads, loss = grad_fn(sub, x[:m], y[:m], mask[:m], inv_d[:m])
+            if dense:  # updates the running prefix in place, eq. (1)
+                loss = fn(sub, x[:m], y[:m], mask[:m], inv_d[:m], running, lr)
+            else:
+                grads, loss = fn(sub, x[:m], y[:m], mask[:m], inv_d[:m])
+                with torch.no_grad():
+                    for name, v in stack.items():
+                        v[:running].add_(grads[name][:running], alpha=-lr)  # eq. (1)
             if step == 0:
                 losses[members] = loss.detach().cpu().numpy().astype(np.float64)
-            with torch.no_grad():
-                for name, v in stack.items():
-                    v[:running].add_(grads[name][:running], alpha=-lr)  # eq. (1)
         weights = np.where(tau_c > 0, d[members] / total if total else 0.0, 0.0)
         w = torch.from_numpy(weights.astype(np.float32)).to(device)
         with torch.no_grad():
