@@ -894,7 +894,8 @@ def evaluate(
             xb = torch.from_numpy(xa[start : start + rows]).to(device)
             yb = torch.from_numpy(ya[start : start + rows]).to(device)
             out = torch.func.functional_call(module, p, (xb,))
-            loss_sum += float(_per_sample_loss(spec, out, yb).double().sum())
+            per = _per_sample_loss(spec, out, yb).cpu().double()  # float64 here: mps has none
+            loss_sum += float(per.sum())
             if spec.task == "classification":
                 correct += int((out.argmax(-1) == yb).sum())
     accuracy = correct / len(xa) if spec.task == "classification" else math.nan
