@@ -444,3 +444,23 @@ def test_parameters_on_two_devices_are_refused() -> None:
     xs, ys = _data(spec, [3])
     with pytest.raises(ValidationError, match="one device"):
         local_sgd_cycle(spec, g, xs, ys, np.array([1]), lr=0.1)
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn-1d"])
+def test_on_step_counts_every_sample_step(name: str) -> None:
+    """The progress callback's counts add up to sum tau_k d_k, whatever the engine and chunks."""
+    spec = SPECS[name]
+    d, tau = CASES["async"]
+    xs, ys = _data(spec, d, seed=13)
+    g = init_params(spec, seed=14)
+    expected = int((d * tau).sum())
+    runs = [dict(batched=False), dict(), dict(max_elements=1, pad_ratio=0.0)]
+    if spec.kind == "mlp":
+        runs.append(dict(backend="vmap"))
+    for kwargs in runs:
+        counts: list[int] = []
+        local_sgd_cycle(spec, g, xs, ys, tau, lr=0.1, on_step=counts.append, **kwargs)
+        assert sum(counts) == expected, kwargs
+        assert all(c > 0 for c in counts)
+    with pytest.raises(ValidationError, match="on_step"):
+        local_sgd_cycle(spec, g, xs, ys, tau, lr=0.1, on_step=3)  # type: ignore[arg-type]

@@ -558,6 +558,7 @@ def local_sgd_cycle(
     max_elements: int | None = None,
     pad_ratio: float = PAD_RATIO,
     backend: str = "auto",
+    on_step: Callable[[int], object] | None = None,
 ) -> tuple[Params, np.ndarray]:
     """One global cycle of synchronous or asynchronous MEL ([MEL-async] eqs. (1)-(3)).
 
@@ -589,6 +590,10 @@ def local_sgd_cycle(
         ``mlp`` and ``linear``) or ``"auto"`` (``"bmm"`` for dense nets,
         ``"vmap"`` otherwise; ``bmm`` measured faster, see
         ``benchmarks/bench_learn.py``). Ignored when ``batched=False``.
+    on_step
+        Called with a count of sample-steps (:math:`d_k` per learner step)
+        after each step: the counts of one cycle add up to
+        :math:`\\sum_k \\tau_k d_k`. For progress bars on long cycles.
 
     Returns
     -------
@@ -614,11 +619,13 @@ def local_sgd_cycle(
     if max_elements is None:
         max_elements = BMM_ELEMENTS if backend == "bmm" else MAX_ELEMENTS
     _check_chunk_rule(max_elements, pad_ratio)
+    if on_step is not None and not callable(on_step):
+        raise ValidationError("on_step", f"must be callable (got {type(on_step).__name__})")
     if batched:
         return _cycle_batched(
-            spec, params, x_list, y_list, d, steps, rate, max_elements, pad_ratio, backend
+            spec, params, x_list, y_list, d, steps, rate, max_elements, pad_ratio, backend, on_step
         )
-    return _cycle_sequential(spec, params, x_list, y_list, d, steps, rate)
+    return _cycle_sequential(spec, params, x_list, y_list, d, steps, rate, on_step)
 
 
 def _trainable(spec: ModelSpec, device: torch.device) -> torch.nn.Module:
@@ -642,6 +649,7 @@ def _cycle_sequential(
     d: np.ndarray,
     steps: np.ndarray,
     lr: float,
+    on_step: Callable[[int], object] | None = None,
 ) -> tuple[Params, np.ndarray]:
     """Reference: one learner after the other, nn.Module + backward + manual SGD."""
     take, total = _participants(d, steps)
@@ -670,6 +678,8 @@ def _cycle_sequential(
             with torch.no_grad():
                 for p in named.values():
                     p.add_(p.grad, alpha=-lr)  # w_k[l+1] = w_k[l] - eta grad F_k, eq. (1)
+            if on_step is not None:
+                on_step(int(d[k]))
         with torch.no_grad():
             for name, p in named.items():
                 acc[name].add_(p, alpha=float(d[k]) / total)  # eq. (3)
@@ -689,6 +699,7 @@ def _cycle_batched(
     max_elements: int,
     pad_ratio: float,
     backend: str,
+    on_step: Callable[[int], object] | None = None,
 ) -> tuple[Params, np.ndarray]:
     """All learners stacked: per step, stacked gradients of the learners still running."""
     take, total = _participants(d, steps)
@@ -702,6 +713,7 @@ def _cycle_batched(
     for members in plan_chunks(spec, d, max_elements=max_elements, pad_ratio=pad_ratio):
         members = members[np.argsort(-steps[members], kind="stable")]  # running = a prefix
         tau_c = steps[members]
+        done = np.cumsum(d[members])  # sample-steps of a step of the first r members
         x, y, mask, inv_d = _pad(spec, xs, ys, members, device)
         n = len(members)
         stack = {name: p.unsqueeze(0).expand(n, *p.shape).clone() for name, p in params.items()}
@@ -718,6 +730,8 @@ def _cycle_batched(
                         v[:running].add_(grads[name][:running], alpha=-lr)  # eq. (1)
             if step == 0:
                 losses[members] = loss.detach().cpu().numpy().astype(np.float64)
+            if on_step is not None and running:
+                on_step(int(done[running - 1]))
         weights = np.where(tau_c > 0, d[members] / total if total else 0.0, 0.0)
         w = torch.from_numpy(weights.astype(np.float32)).to(device)
         with torch.no_grad():
