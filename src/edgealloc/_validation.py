@@ -9,7 +9,8 @@ Problem classes are pydantic models whose array fields go through
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import numbers
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 import numpy as np
@@ -23,6 +24,8 @@ __all__ = [
     "FloatArray",
     "FrozenModel",
     "array_field",
+    "check_choice",
+    "check_int",
     "check_length",
     "format_loc",
     "matrix_field",
@@ -119,6 +122,22 @@ def matrix_field(*, nonnegative: bool = False) -> Any:
         return arr
 
     return Annotated[np.ndarray, BeforeValidator(validate)]
+
+
+def check_int(field: str, value: Any, *, minimum: int) -> int:
+    """``value`` as an ``int`` (Python or NumPy integer, not ``bool``) that is ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValidationError(field, f"must be an integer (got {value!r})")
+    if value < minimum:
+        raise ValidationError(field, f"must be >= {minimum} (got {value!r})")
+    return int(value)
+
+
+def check_choice(field: str, value: Any, options: Sequence[str]) -> str:
+    """``value`` if it is one of ``options``; else one line naming ``field`` and the choices."""
+    if value not in options:
+        raise ValidationError(field, f"must be one of {', '.join(options)} (got {value!r})")
+    return str(value)
 
 
 def check_length(name: str, arr: np.ndarray, n: int, reference: str) -> None:

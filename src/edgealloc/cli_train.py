@@ -42,6 +42,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ._validation import check_choice
 from .errors import ValidationError
 
 __all__ = ["train_command"]
@@ -70,12 +71,6 @@ SetOption = Annotated[
     ),
 ]
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
-
-
-def _choice(flag: str, value: str, options: Sequence[str]) -> str:
-    if value not in options:
-        raise ValidationError(flag, f"must be one of {', '.join(options)} (got {value!r})")
-    return value
 
 
 def _outputs(out: Path, names: Sequence[str], force: bool) -> dict[str, Path]:
@@ -149,13 +144,13 @@ def _run(
             "relaxed gives a fractional allocation (the continuous bound), which cannot be "
             "trained; use optimal, paper, equal or all",
         )
-    _choice("--scheme", scheme, [*[s for s in known if s != "relaxed"], "all"])
-    _choice("--dataset", dataset, DATASETS)
-    _choice("--model", model, _MODELS)
+    check_choice("--scheme", scheme, [*[s for s in known if s != "relaxed"], "all"])
+    check_choice("--dataset", dataset, DATASETS)
+    check_choice("--model", model, _MODELS)
     if mode is not None:
-        _choice("--mode", mode, _MODES)
-    _choice("--partition", partition, _PARTITIONS)
-    _choice("--clock", clock, _CLOCKS)
+        check_choice("--mode", mode, _MODES)
+    check_choice("--partition", partition, _PARTITIONS)
+    check_choice("--clock", clock, _CLOCKS)
     for flag, value, low in (
         ("--cycles", cycles, 1),
         ("--eval-every", eval_every, 1),

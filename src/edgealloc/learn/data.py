@@ -66,6 +66,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .._validation import check_int
 from ..errors import ValidationError
 
 __all__ = [
@@ -244,14 +245,6 @@ class Dataset:
 # ---------------------------------------------------------------------------
 # Argument checks
 # ---------------------------------------------------------------------------
-def _int(field: str, value: Any, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValidationError(field, f"must be an integer (got {value!r})")
-    if value < minimum:
-        raise ValidationError(field, f"must be >= {minimum} (got {value!r})")
-    return int(value)
-
-
 def _fraction(field: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise ValidationError(field, f"must be a number in (0, 1) (got {value!r})")
@@ -268,7 +261,7 @@ def _size2(field: str, size: Any) -> tuple[int, int]:
         pair = tuple(size)
     else:
         raise ValidationError(field, f"must be an int or a pair (h, w) (got {size!r})")
-    return (_int(field, pair[0], minimum=1), _int(field, pair[1], minimum=1))
+    return (check_int(field, pair[0], minimum=1), check_int(field, pair[1], minimum=1))
 
 
 # ---------------------------------------------------------------------------
@@ -424,7 +417,7 @@ def train_test_split(
 def _subsample(n_total: int, n_samples: int | None, rng: np.random.Generator) -> np.ndarray | None:
     if n_samples is None:
         return None
-    n = _int("n_samples", n_samples, minimum=2)
+    n = check_int("n_samples", n_samples, minimum=2)
     if n > n_total:
         raise ValidationError(
             "n_samples", f"must be <= the {n_total} samples available (got {n_samples})"
@@ -474,7 +467,7 @@ def _finish_official(
     (xtr, ytr), (xte, yte) = train, test
     if n_samples is not None:
         n_total = len(xtr) + len(xte)
-        n = _int("n_samples", n_samples, minimum=2)
+        n = check_int("n_samples", n_samples, minimum=2)
         if n > n_total:
             raise ValidationError(
                 "n_samples", f"must be <= the {n_total} samples available (got {n_samples})"
@@ -526,7 +519,7 @@ def load_digits(
     ValidationError
         scikit-learn missing, or bad arguments.
     """
-    seed = _int("seed", seed, minimum=0)
+    seed = check_int("seed", seed, minimum=0)
     try:
         from sklearn.datasets import load_digits as _sk_load_digits
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -581,8 +574,8 @@ def make_mnist1d(
     ValidationError
         mnist1d missing, or unknown/invalid arguments.
     """
-    n = _int("n_samples", n_samples, minimum=1)
-    seed = _int("seed", seed, minimum=0)
+    n = check_int("n_samples", n_samples, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
     unknown = set(overrides) - set(MNIST1D_ARGS) - {"num_samples", "seed"}
     if unknown or {"num_samples", "seed", "train_split"} & set(overrides):
         bad = sorted(unknown | ({"num_samples", "seed", "train_split"} & set(overrides)))
@@ -649,9 +642,9 @@ def make_linear(
     ValidationError
         Bad arguments.
     """
-    n = _int("n_samples", n_samples, minimum=2)
-    f = _int("n_features", n_features, minimum=1)
-    seed = _int("seed", seed, minimum=0)
+    n = check_int("n_samples", n_samples, minimum=2)
+    f = check_int("n_features", n_features, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
     if isinstance(noise_std, bool) or not isinstance(noise_std, int | float | np.number):
         raise ValidationError("noise_std", f"must be a number >= 0 (got {noise_std!r})")
     sigma = float(noise_std)
@@ -822,7 +815,7 @@ def load_mnist(path: str | Path, *, seed: int = 0, n_samples: int | None = None)
     ValidationError
         Missing or malformed files; the message names the path.
     """
-    seed = _int("seed", seed, minimum=0)
+    seed = check_int("seed", seed, minimum=0)
     train, test = _read_mnist(path)
     return _finish_official(
         "mnist", train, test, 255.0, seed=seed, n_samples=n_samples, meta={"source": str(path)}
@@ -907,7 +900,7 @@ def load_cifar10(path: str | Path, *, seed: int = 0, n_samples: int | None = Non
     ValidationError
         Missing or malformed files; the message names the path.
     """
-    seed = _int("seed", seed, minimum=0)
+    seed = check_int("seed", seed, minimum=0)
     root = _directory(path, "cifar10")
     if not (root / "test_batch").is_file() and (root / "cifar-10-batches-py").is_dir():
         root = root / "cifar-10-batches-py"
@@ -994,7 +987,7 @@ def load_dataset(
     ('regression', 80, 20, (20,))
     """
     key = _canonical(name)
-    seed = _int("seed", seed, minimum=0)
+    seed = check_int("seed", seed, minimum=0)
     _fraction("test_fraction", test_fraction)
     size = None if resolution is None else _size2("resolution", resolution)
     if size is not None and key in ("mnist1d", "linear"):
@@ -1004,7 +997,7 @@ def load_dataset(
     if key == "digits":
         ds = load_digits(seed=seed, n_samples=n_samples, test_fraction=test_fraction)
     elif key == "mnist1d":
-        n = 5000 if n_samples is None else _int("n_samples", n_samples, minimum=2)
+        n = 5000 if n_samples is None else check_int("n_samples", n_samples, minimum=2)
         x, y = make_mnist1d(n, seed=int(MNIST1D_ARGS["seed"]))
         ds = _finish(
             "mnist1d",

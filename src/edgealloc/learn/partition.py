@@ -52,6 +52,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._validation import check_int
 from ..errors import ValidationError
 
 __all__ = [
@@ -80,14 +81,6 @@ def _generator(rng: Any) -> np.random.Generator:
     raise ValidationError(
         "rng", f"must be a numpy.random.Generator or an int seed >= 0 (got {rng!r})"
     )
-
-
-def _int(field: str, value: Any, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValidationError(field, f"must be an integer (got {value!r})")
-    if value < minimum:
-        raise ValidationError(field, f"must be >= {minimum} (got {value!r})")
-    return int(value)
 
 
 def _counts(field: str, values: ArrayLike, *, length: int | None = None) -> np.ndarray:
@@ -154,7 +147,7 @@ def apportion(total: int, weights: ArrayLike) -> np.ndarray:
     >>> apportion(10, [1, 1, 1]).tolist()
     [4, 3, 3]
     """
-    total = _int("total", total, minimum=0)
+    total = check_int("total", total, minimum=0)
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 1 or w.size == 0 or not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
         raise ValidationError(
@@ -201,7 +194,7 @@ def label_shards(
     """
     lab = _labels(labels)
     gen = _generator(rng)
-    n_shards = _int("n_shards", n_shards, minimum=1)
+    n_shards = check_int("n_shards", n_shards, minimum=1)
     if n_shards > lab.size:
         raise ValidationError(
             "n_shards", f"must be <= the number of samples {lab.size} (got {n_shards})"
@@ -262,7 +255,7 @@ def partition(
     """
     lab = _labels(labels)
     n = lab.size
-    k = _int("k", k, minimum=1)
+    k = check_int("k", k, minimum=1)
     gen = _generator(rng)
     if scheme not in SCHEMES:
         raise ValidationError("scheme", f"must be one of {', '.join(SCHEMES)} (got {scheme!r})")
@@ -278,7 +271,7 @@ def partition(
         return _group(perm, owner, k)
 
     if scheme == "shards":
-        s = _int("shards_per_client", shards_per_client, minimum=1)
+        s = check_int("shards_per_client", shards_per_client, minimum=1)
         if k * s > n:
             raise ValidationError(
                 "shards_per_client",
@@ -347,7 +340,7 @@ class ParallelSampler:
     """
 
     def __init__(self, n_train: int, rng: np.random.Generator | int) -> None:
-        self._n = _int("n_train", n_train, minimum=1)
+        self._n = check_int("n_train", n_train, minimum=1)
         self._rng = _generator(rng)
 
     @property

@@ -113,6 +113,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_choice, check_int
 from ..errors import EdgeallocWarning, InfeasibleError, ValidationError
 from ..mel.problem import MelProblem
 from ..result import Result, Status
@@ -204,20 +205,6 @@ _COLUMN_HELP: dict[str, str] = {
 # ---------------------------------------------------------------------------
 # Argument checks
 # ---------------------------------------------------------------------------
-def _choice(field: str, value: Any, options: Sequence[str]) -> str:
-    if value not in options:
-        raise ValidationError(field, f"must be one of {', '.join(options)} (got {value!r})")
-    return str(value)
-
-
-def _int_arg(field: str, value: Any, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValidationError(field, f"must be an integer (got {value!r})")
-    if value < minimum:
-        raise ValidationError(field, f"must be >= {minimum} (got {value!r})")
-    return int(value)
-
-
 def _positive(field: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValidationError(field, f"must be a positive number (got {value!r})")
@@ -791,7 +778,7 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
         return
     import torch
 
-    threads = _int_arg("threads", threads, minimum=1)
+    threads = check_int("threads", threads, minimum=1)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -990,25 +977,25 @@ def train(
         raise ValidationError(
             "dataset", f"must be a learn.data.Dataset (got {type(dataset).__name__})"
         )
-    cycles = _int_arg("cycles", cycles, minimum=1)
-    eval_every = _int_arg("eval_every", eval_every, minimum=1)
-    seed = _int_arg("seed", seed, minimum=0)
-    train_eval_samples = _int_arg("train_eval_samples", train_eval_samples, minimum=1)
+    cycles = check_int("cycles", cycles, minimum=1)
+    eval_every = check_int("eval_every", eval_every, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    train_eval_samples = check_int("train_eval_samples", train_eval_samples, minimum=1)
     lr = _positive("lr", lr)
-    clock = _choice("clock", clock, CLOCKS)
-    on_divergence = _choice("on_divergence", on_divergence, ("stop", "raise"))
+    clock = check_choice("clock", clock, CLOCKS)
+    on_divergence = check_choice("on_divergence", on_divergence, ("stop", "raise"))
     dev = parse_device(device)
     compiled_mode = (problem.meta or {}).get("mode")
     if mode is None:
         mode = compiled_mode if compiled_mode in MODES else "parallel"
-    mode = _choice("mode", mode, MODES)
+    mode = check_choice("mode", mode, MODES)
     if compiled_mode in MODES and mode != compiled_mode:
         raise ValidationError(
             "mode",
             f"the problem was compiled for {compiled_mode} learning (its times assume it); "
             f"compile the scenario with mode: {mode} to train in {mode} mode",
         )
-    partition_scheme = _choice("partition_scheme", partition_scheme, PARTITIONS)
+    partition_scheme = check_choice("partition_scheme", partition_scheme, PARTITIONS)
     if mode == "parallel" and partition_scheme != "iid":
         raise ValidationError(
             "partition_scheme",
@@ -1303,7 +1290,7 @@ def compare_schemes(
     if not names:
         raise ValidationError("schemes", "needs at least one scheme")
     for name in names:
-        _choice("schemes", name, known)
+        check_choice("schemes", name, known)
     if spec is None:
         spec = model_for(dataset, "mlp")
     records: dict[str, RunRecord] = {}
@@ -1467,9 +1454,9 @@ def scenario_for_model(
             )
     base = apply_overrides(data, user)
     if mode is not None:
-        base["mode"] = _choice("mode", mode, MODES)
+        base["mode"] = check_choice("mode", mode, MODES)
     if total_samples is not None:
-        base["total_samples"] = _int_arg("total_samples", total_samples, minimum=1)
+        base["total_samples"] = check_int("total_samples", total_samples, minimum=1)
     sc = validate_model(MelScenario, base)
     wl = sc.workload
     conv, incl = wl.flops_convention, wl.include_biases
