@@ -26,14 +26,7 @@ from edgealloc.learn.engine import (  # noqa: E402
 )
 from edgealloc.learn.models import ModelSpec  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on small shared machines a second one slows small products."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TOL = 1e-5

@@ -21,14 +21,7 @@ torch = pytest.importorskip("torch")
 
 from edgealloc.learn.models import ModelSpec, TorchUnavailableError, model_for  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on small shared machines a second one slows small products."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize(
