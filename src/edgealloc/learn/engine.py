@@ -526,17 +526,17 @@ def _dense_step(spec: ModelSpec) -> Callable[..., torch.Tensor]:
         delta = delta * weight
         for i in range(len(pairs) - 1, -1, -1):
             w, b = pairs[i]
-            below = None
-            if i > 0:  # relu'(z) = [h > 0]; threshold_backward is that product, fused
-                below = torch.ops.aten.threshold_backward(
-                    torch.bmm(delta, params[w]), acts[i], 0
-                )  # with the old W_i, before its update
+            # delta_{i-1} with the old W_i, before its update; relu'(z) = [h > 0], and
+            # threshold_backward is that product, fused
+            below = (
+                torch.ops.aten.threshold_backward(torch.bmm(delta, params[w]), acts[i], 0)
+                if i > 0
+                else None
+            )
             if running:
                 d_run = delta[:running]
                 params[w][:running].baddbmm_(d_run.transpose(1, 2), acts[i][:running], alpha=-lr)
                 params[b][:running].add_(d_run.sum(1), alpha=-lr)
-            if below is None:
-                break
             delta = below
         return loss
 
