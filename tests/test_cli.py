@@ -17,7 +17,10 @@ import yaml
 from typer.testing import CliRunner
 
 import edgealloc
+import edgealloc.compare
 import edgealloc.demo
+import edgealloc.mel.present
+import edgealloc.offload.present
 from edgealloc.cli import app
 from edgealloc.errors import SolverError
 from edgealloc.result import Result, Status
@@ -321,7 +324,7 @@ def _failed_result(problem: Any, scheme: str, **_: Any) -> Result:
 
 
 def test_failed_status_exit_1_result_printed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(edgealloc.demo, "solve", _failed_result)
+    monkeypatch.setattr(edgealloc.compare, "solve", _failed_result)
     res = invoke("solve", "mel-sync", "--json", "--scheme", "paper")
     assert res.exit_code == 1
     assert json.loads(res.stdout)["status"] == "failed"
@@ -334,7 +337,7 @@ def test_solver_error_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*_: Any, **__: Any) -> Result:
         raise SolverError("the search diverged")
 
-    monkeypatch.setattr(edgealloc.demo, "solve", boom)
+    monkeypatch.setattr(edgealloc.compare, "solve", boom)
     res = invoke("solve", "mel-sync", "--json")
     assert res.exit_code == 1
     assert json.loads(res.stdout)["status"] == "failed"
@@ -345,7 +348,7 @@ def test_internal_error_one_line_and_debug(monkeypatch: pytest.MonkeyPatch) -> N
     def boom(*_: Any, **__: Any) -> Result:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(edgealloc.demo, "solve", boom)
+    monkeypatch.setattr(edgealloc.compare, "solve", boom)
     res = invoke("solve", "mel-sync")
     assert res.exit_code == 1
     assert one_line(res.stderr)
@@ -391,8 +394,8 @@ def test_solve_output_json_file(tmp_path: Path) -> None:
 def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The figure itself is checked in test_demo.py; here a stub keeps the test fast.
     drawn: list[Path] = []
-    monkeypatch.setattr(edgealloc.demo, "_figure", lambda cases, path: drawn.append(path))
-    monkeypatch.setattr(edgealloc.demo, "_offload_figure", lambda cases, path: drawn.append(path))
+    for module in (edgealloc.mel.present, edgealloc.offload.present):
+        monkeypatch.setattr(module, "_figure", lambda cases, path: drawn.append(path))
     out = tmp_path / "demo"
     res = invoke("demo", "--out", out)
     assert res.exit_code == 0, res.output

@@ -13,7 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 import edgealloc.cli
-from edgealloc.cli_train import DEFAULT_KAPPA, DEFAULT_LR, train_command
+from edgealloc.cli.train import DEFAULT_KAPPA, DEFAULT_LR, train_command
 
 pytest.importorskip("torch")
 

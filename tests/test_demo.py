@@ -16,6 +16,7 @@ import pytest
 from rich.console import Console
 
 import edgealloc
+import edgealloc.compare as compare
 import edgealloc.demo as demo
 from edgealloc.errors import SolverError, ValidationError
 from edgealloc.result import Status
@@ -226,14 +227,14 @@ def test_gap_percent() -> None:
 
 def test_solve_all_turns_solver_errors_into_failed_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     problem = edgealloc.load_problem("mel-sync", overrides={"devices": 4})
-    real = demo.solve
+    real = compare.solve
 
     def flaky(p: Any, scheme: str, **kw: Any) -> Any:
         if scheme == "paper":
             raise SolverError("diverged")
         return real(p, scheme, **kw)
 
-    monkeypatch.setattr(demo, "solve", flaky)
+    monkeypatch.setattr(compare, "solve", flaky)
     results = demo.solve_all(problem)
     assert [r.scheme for r in results] == edgealloc.schemes("mel")
     by = {r.scheme: r for r in results}
@@ -255,14 +256,14 @@ def test_offload_table_with_a_failed_scheme(monkeypatch: pytest.MonkeyPatch) -> 
             "server_rate": 1.5e6,
         }
     )
-    real = demo.solve
+    real = compare.solve
 
     def flaky(p: Any, scheme: str, **kw: Any) -> Any:
         if scheme == "paper":
             raise SolverError("diverged")
         return real(p, scheme, **kw)
 
-    monkeypatch.setattr(demo, "solve", flaky)
+    monkeypatch.setattr(compare, "solve", flaky)
     results = demo.solve_all(problem)
     rows = {row["scheme"]: row for row in demo.comparison_rows(results)}
     assert math.isnan(rows["paper"]["speedup"])

@@ -473,7 +473,7 @@ def test_compare_schemes_infeasible(sync_problem, digits) -> None:
 # ---------------------------------------------------------------------------
 def test_imports_stay_torch_free() -> None:
     code = (
-        "import sys, edgealloc, edgealloc.learn, edgealloc.cli_train\n"
+        "import sys, edgealloc, edgealloc.learn, edgealloc.cli.train\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
         "assert 'edgealloc.learn.run' not in sys.modules\n"
     )

@@ -15,6 +15,7 @@ Public API
 - The physical model: :mod:`edgealloc.system`.
 """
 
+from ._version import __version__ as __version__
 from .api import load_problem as load_problem
 from .api import schemes as schemes
 from .api import solve as solve
@@ -25,8 +26,6 @@ from .errors import SolverError as SolverError
 from .errors import ValidationError as ValidationError
 from .result import Result as Result
 from .result import Status as Status
-
-__version__ = "0.1.0"
 
 __all__ = [
     "EdgeallocError",

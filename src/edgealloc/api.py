@@ -8,54 +8,46 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from . import registry
 from .errors import InfeasibleError, ValidationError
 from .result import Result, Status
 
 __all__ = ["FAMILIES", "load_document", "load_problem", "problem_from_dict", "schemes", "solve"]
 
 
-def _mel():
-    from .mel import SCHEMES, MelProblem
+class _FamilyLoaders(Mapping[str, Callable[[], tuple[type, Mapping[str, Callable[..., Result]]]]]):
+    """``FAMILIES``: family name -> loader of ``(problem class, {scheme: solver})``.
 
-    return MelProblem, SCHEMES
+    Kept for code written against edgealloc 0.1's table; a view of
+    :func:`edgealloc.registry.families` (new code asks the registry).
+    """
 
+    def __getitem__(self, name: str) -> Callable[[], tuple[type, Mapping[str, Any]]]:
+        family = registry.families()[name]
+        return lambda: (family.problem, family.schemes)
 
-def _offload_server():
-    from .offload import SERVER_SCHEMES, OffloadServerProblem
+    def __iter__(self) -> Iterator[str]:
+        return iter(registry.families())
 
-    return OffloadServerProblem, SERVER_SCHEMES
-
-
-def _offload_d2d():
-    from .offload import D2D_SCHEMES, OffloadD2DProblem
-
-    return OffloadD2DProblem, D2D_SCHEMES
-
-
-#: family name -> loader returning (problem class, {scheme: solver}); imported lazily.
-FAMILIES: dict[str, Callable[[], tuple[type, Mapping[str, Callable[..., Result]]]]] = {
-    "mel": _mel,
-    "offload-server": _offload_server,
-    "offload-d2d": _offload_d2d,
-}
+    def __len__(self) -> int:
+        return len(registry.families())
 
 
-def _family(name: Any) -> tuple[type, Mapping[str, Callable[..., Result]]]:
-    if name not in FAMILIES:
-        known = ", ".join(sorted(FAMILIES))
-        raise ValidationError("family", f"unknown family {name!r} (known: {known})")
-    return FAMILIES[name]()
+#: family name -> loader returning (problem class, {scheme: solver}); see the registry.
+FAMILIES: Mapping[str, Callable[[], tuple[type, Mapping[str, Callable[..., Result]]]]] = (
+    _FamilyLoaders()
+)
 
 
 def schemes(family: str) -> list[str]:
     """The scheme names a family offers, the exact one first."""
-    return list(_family(family)[1])
+    return list(registry.get_family(family).schemes)
 
 
 def problem_from_dict(data: Mapping[str, Any]) -> Any:
@@ -70,8 +62,7 @@ def problem_from_dict(data: Mapping[str, Any]) -> Any:
         raise ValidationError(
             "family", "missing required field (a canonical problem names its family)"
         )
-    cls, _ = _family(data["family"])
-    return cls.from_dict(data)
+    return registry.get_family(data["family"]).problem.from_dict(data)
 
 
 def load_document(path: str | Path) -> Any:
@@ -118,14 +109,15 @@ def load_problem(
     >>> p.n_devices
     10
     """
-    from .scenarios import PRESETS, compile_scenario
+    from .scenarios import compile_scenario
 
     if isinstance(source, Mapping):
         data: Any = dict(source)
     else:
         text = str(source)
-        if text in PRESETS and not Path(text).exists():
-            return compile_scenario(PRESETS[text](), overrides=overrides)
+        known = registry.presets()
+        if text in known and not Path(text).exists():
+            return compile_scenario(known[text](), overrides=overrides)
         data = load_document(source)
     if isinstance(data, Mapping) and "scenario" in data and "family" not in data:
         return compile_scenario(data, overrides=overrides)
@@ -164,15 +156,10 @@ def solve(problem: Any, scheme: str = "optimal", *, raise_infeasible: bool = Tru
     """
     if not hasattr(problem, "FAMILY"):
         problem = load_problem(problem)
-    _, table = _family(problem.FAMILY)
-    if scheme not in table:
-        known = ", ".join(table)
-        raise ValidationError(
-            "scheme", f"unknown scheme {scheme!r} for family {problem.FAMILY} (known: {known})"
-        )
+    solver = registry.family_of(problem).scheme(scheme)
     t0 = time.perf_counter()
     try:
-        return table[scheme](problem)
+        return solver(problem)
     except InfeasibleError as exc:
         if raise_infeasible:
             raise

@@ -40,6 +40,13 @@ class Status(enum.StrEnum):
     """The scheme's own procedure ended without a feasible allocation although the
     problem may be feasible (e.g. a published heuristic whose rounding breaks a
     constraint); ``message`` says why."""
+    ERROR = "error"
+    """The scheme refused the input with an edgealloc error. Never returned by
+    :func:`edgealloc.solve`; sweeps and reproductions record it for an
+    instance instead of stopping."""
+    DIVERGED = "diverged"
+    """Training under the allocation turned non-finite. Never returned by
+    :func:`edgealloc.solve`; training records and reproductions use it."""
 
 
 class Allocation(Protocol):
@@ -92,6 +99,12 @@ class Result:
         The family's allocation (``None`` when infeasible).
     info
         Extra machine-readable facts (e.g. ``min_deadline`` when infeasible).
+    relaxed_bound
+        The continuous relaxation's optimum, where the scheme computed it (NaN
+        otherwise). The one place of the relaxed bound: ``bound`` is the best
+        *proven* bound, which is the relaxation's unless the scheme proves
+        optimality. In the JSON document it is the field ``relaxed_bound``,
+        written after the allocation's fields when known.
     """
 
     family: str
@@ -103,6 +116,7 @@ class Result:
     solve_seconds: float
     allocation: Any = None
     info: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    relaxed_bound: float = math.nan
 
     @property
     def success(self) -> bool:
@@ -153,6 +167,8 @@ class Result:
         }
         if self.allocation is not None:
             out.update(to_jsonable(self.allocation.to_dict()))
+        if math.isfinite(self.relaxed_bound):
+            out["relaxed_bound"] = float(self.relaxed_bound)
         for key, value in self.info.items():
             out.setdefault(key, to_jsonable(value))
         return out

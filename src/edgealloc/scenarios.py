@@ -2,73 +2,80 @@
 
 A scenario is a YAML/JSON document with a top-level ``scenario: <family>``
 key (a canonical problem has ``family:`` instead). Presets are scenarios
-shipped with the package (``src/edgealloc/presets/*.yaml``) that reproduce
-the papers' parameter tables; each documents the readings it takes where a
-table is ambiguous. A preset name is accepted wherever a scenario file is.
+shipped with the package (``src/edgealloc/presets/*.yaml``, plus any a
+family declares) that reproduce the papers' parameter tables; each documents
+the readings it takes where a table is ambiguous. A preset name is accepted
+wherever a scenario file is.
+
+Each family declares its scenario compiler and its ``--set`` aliases in its
+descriptor (:mod:`edgealloc.registry`); this module only dispatches.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
-from importlib import resources
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import yaml
 
+from . import registry
 from .errors import ValidationError
 
-__all__ = ["ALIASES", "PRESETS", "apply_overrides", "compile_scenario", "preset_text"]
-
-#: Short names accepted by ``--set`` (``--set devices=20`` sets ``devices.count``).
-ALIASES: dict[str, str] = {
-    "devices": "devices.count",
-    "K": "devices.count",
-    "T": "deadline",
-    "d": "total_samples",
-    "c": "staleness",
-    "E": "energy.budget_j.mean",
-    "energy_budget": "energy.budget_j.mean",
-    "radius": "devices.placement.radius_m",
-    "bandwidth": "link.bandwidth_hz",
-    # offloading scenarios (xr-server, xr-d2d)
-    "users": "devices.count",
-    "N": "devices.count",
-    "eta_comp": "heterogeneity.eta_comp",
-    "eta_comm": "heterogeneity.eta_comm",
-    "s": "heterogeneity.s",
-    "s_comp": "heterogeneity.s_comp",
-    "s_comm": "heterogeneity.s_comm",
-    "l_min": "points.min",
-    "l_max": "points.max",
-    "a_max": "compute.a_max_mac_s",
-    "r_max": "uplink.r_max",
-    "rho": "d2d.clustering",
-    "features": "workload.features",
-}
+__all__ = ["ALIASES", "PRESETS", "aliases", "apply_overrides", "compile_scenario", "preset_text"]
 
 
-def _preset_files() -> dict[str, Any]:
-    root = resources.files("edgealloc").joinpath("presets")
-    return {p.name[: -len(".yaml")]: p for p in root.iterdir() if p.name.endswith(".yaml")}
+class _Presets(Mapping[str, Callable[[], dict[str, Any]]]):
+    """``PRESETS``: preset name -> callable returning a fresh scenario mapping (live view)."""
+
+    def __getitem__(self, name: str) -> Callable[[], dict[str, Any]]:
+        return registry.presets()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(registry.presets())
+
+    def __len__(self) -> int:
+        return len(registry.presets())
+
+
+#: preset name -> callable returning a fresh scenario mapping (every registered family's).
+PRESETS: Mapping[str, Callable[[], dict[str, Any]]] = _Presets()
 
 
 def preset_text(name: str) -> str:
     """The YAML text of a preset (with its comments)."""
-    files = _preset_files()
-    if name not in files:
-        raise ValidationError(
-            "preset", f"unknown preset {name!r} (known: {', '.join(sorted(files))})"
-        )
-    return files[name].read_text()
+    return registry.preset_text(name)
 
 
-def _loader(name: str) -> Callable[[], dict[str, Any]]:
-    return lambda: yaml.safe_load(preset_text(name))
+def aliases(family: str | None = None) -> dict[str, str]:
+    """The ``--set`` short keys of ``family``'s scenarios (of every family when ``None``).
+
+    With ``None``, the first family that declares a key wins, in registry order.
+    """
+    if family is not None:
+        return dict(registry.get_family(family).aliases)
+    merged: dict[str, str] = {}
+    for fam in registry.families().values():
+        for key, path in fam.aliases.items():
+            merged.setdefault(key, path)
+    return merged
 
 
-#: preset name -> callable returning a fresh scenario mapping.
-PRESETS: dict[str, Callable[[], dict[str, Any]]] = {name: _loader(name) for name in _preset_files()}
+class _Aliases(Mapping[str, str]):
+    """``ALIASES``: every family's short keys merged (a live view of :func:`aliases`)."""
+
+    def __getitem__(self, key: str) -> str:
+        return aliases()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(aliases())
+
+    def __len__(self) -> int:
+        return len(aliases())
+
+
+#: Short ``--set`` keys of every family (edgealloc 0.1's flat table; see :func:`aliases`).
+ALIASES: Mapping[str, str] = _Aliases()
 
 
 def _parse_value(value: Any) -> Any:
@@ -80,16 +87,29 @@ def _parse_value(value: Any) -> Any:
     return value
 
 
+def _family_aliases(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, str]:
+    """The aliases of the family the scenario compiles to (after a ``scenario`` override)."""
+    family = (
+        _parse_value(overrides["scenario"]) if "scenario" in overrides else data.get("scenario")
+    )
+    if isinstance(family, str) and family in registry.families():
+        return dict(registry.get_family(family).aliases)
+    return {}
+
+
 def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """Return a copy of ``data`` with ``{dotted.key: value}`` overrides applied.
 
-    String values are parsed as YAML (``"30"`` -> 30, ``"null"`` -> None,
-    ``"[1, 2]"`` -> list). Unknown top-level keys are left for validation to
-    reject, so a typo is reported by name.
+    Short keys (``devices``, ``T``, ...) are the aliases of the scenario's
+    family. String values are parsed as YAML (``"30"`` -> 30, ``"null"`` ->
+    None, ``"[1, 2]"`` -> list). Unknown top-level keys are left for
+    validation to reject, so a typo is reported by name.
     """
     out = copy.deepcopy(dict(data))
-    for raw_key, raw_value in (overrides or {}).items():
-        key = ALIASES.get(raw_key, raw_key)
+    overrides = overrides or {}
+    table = _family_aliases(data, overrides)
+    for raw_key, raw_value in overrides.items():
+        key = table.get(raw_key, raw_key)
         parts = key.split(".")
         node: Any = out
         for i, part in enumerate(parts[:-1]):
@@ -111,16 +131,12 @@ def compile_scenario(data: Mapping[str, Any], *, overrides: Mapping[str, Any] | 
     if not isinstance(data, Mapping):
         raise ValidationError("scenario", f"must be a mapping (got {type(data).__name__})")
     data = apply_overrides(data, overrides)
-    family = data.get("scenario")
-    if family == "mel":
-        from .mel.scenario import compile_mel
-
-        return compile_mel(data)
-    if family in ("offload-server", "offload-d2d"):
-        from .offload.scenario import compile_offload
-
-        return compile_offload(data)
-    raise ValidationError(
-        "scenario",
-        f"unknown scenario family {family!r} (known: mel, offload-server, offload-d2d)",
-    )
+    name = data.get("scenario")
+    known = [n for n, fam in registry.families().items() if fam.compile is not None]
+    family = registry.families().get(name) if isinstance(name, str) else None
+    if family is None or family.compile is None:
+        raise ValidationError(
+            "scenario",
+            f"unknown scenario family {name!r} (known: {', '.join(known)})",
+        )
+    return family.compile(data)

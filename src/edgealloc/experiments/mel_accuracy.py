@@ -83,7 +83,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..errors import EdgeallocError, ValidationError
 from ..result import Status
 from ._common import ExperimentOutput, run_tasks, write_csv

@@ -34,7 +34,7 @@ same seed gives the same users, positions and points to both strategies
 * ``optimal`` — the exact whole-point optimum (server) / whole points
   rounded from the LP optimum (D2D), i.e. ``solve(p, "optimal")``;
 * ``relaxed`` — the continuous optimum (Proposition 1's :math:`T^*` / the LP
-  (P2)), the bound that scheme reports (``info["relaxed_bound"]`` for the
+  (P2)), the bound that scheme reports (``relaxed_bound`` for the
   server, ``bound`` for D2D), so ``relaxed >= optimal`` in gain.
 
 Neither D2D problem depends on :math:`\eta_{comm}` (it sets the users'
@@ -81,7 +81,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import __version__
+from .._version import __version__
 from ..api import solve
 from ..errors import EdgeallocError
 from ..system.fleet import heterogeneity
@@ -242,7 +242,7 @@ def _gains(problem: Any, whole_points: bool = True) -> tuple[float | None, float
 
     With ``whole_points`` the scheme ``optimal`` is solved; its relaxed value
     is the continuous optimum it reports as a by-product
-    (``info["relaxed_bound"]`` for the server, ``bound``, the LP optimum, for
+    (``relaxed_bound`` for the server, ``bound``, the LP optimum, for
     D2D). Without, only ``relaxed`` is solved and the status is
     :data:`SKIPPED`.
     """
@@ -255,10 +255,9 @@ def _gains(problem: Any, whole_points: bool = True) -> tuple[float | None, float
     base = problem.no_offload_time
     if not whole_points:
         return None, base / res.objective, SKIPPED
-    if problem.FAMILY == "offload-server":
-        relaxed_t = res.info.get("relaxed_bound", res.bound)
-    else:
-        relaxed_t = res.bound
+    # The server's optimal proves its own optimum (bound = objective) and reports
+    # the continuous one as relaxed_bound; D2D's bound is the LP optimum itself.
+    relaxed_t = res.relaxed_bound if math.isfinite(res.relaxed_bound) else res.bound
     relaxed = base / relaxed_t if relaxed_t > 0 and math.isfinite(relaxed_t) else None
     return base / res.objective, relaxed, res.status.value
 

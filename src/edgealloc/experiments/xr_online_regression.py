@@ -73,7 +73,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..learn.online_regression import LinearStream, Strategy, draw_points, train_online
 from ..offload.problem import OffloadD2DProblem, OffloadServerProblem
 from ._common import ExperimentOutput, run_tasks, write_csv

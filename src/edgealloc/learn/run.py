@@ -113,6 +113,7 @@ from typing import Any
 
 import numpy as np
 
+from .._style import scheme_color
 from .._validation import check_choice, check_int
 from ..errors import EdgeallocWarning, InfeasibleError, ValidationError
 from ..mel.problem import MelProblem
@@ -664,13 +665,10 @@ _ENERGY_WORDS = {
     "meta-compute-only": "system model: CPU κf² only",
     "unavailable": "unknown",
 }
-_FALLBACK_COLORS = ("#1f5f9e", "#e8891d", "#9a9a9a", "#3a9a5b", "#8c564b", "#e377c2")
 
 
 def _color(scheme: str, i: int) -> str:
-    from ..demo import SCHEME_STYLE
-
-    return SCHEME_STYLE.get(scheme, {}).get("color", _FALLBACK_COLORS[i % len(_FALLBACK_COLORS)])
+    return scheme_color(scheme, i)
 
 
 def plot_records(
@@ -681,7 +679,7 @@ def plot_records(
     Panels: the headline metric (test accuracy, or test loss for regression)
     against global cycles, simulated seconds and energy of all devices, and
     the training loss against simulated seconds. Records are drawn in the
-    schemes' colours (:data:`edgealloc.demo.SCHEME_STYLE`).
+    schemes' colours (:data:`edgealloc._style.SCHEME_STYLE`).
 
     Parameters
     ----------

@@ -351,7 +351,6 @@ class MelAllocation:
     samples: NDArray[Any]
     times: NDArray[np.float64]
     energies: NDArray[np.float64] | None
-    relaxed_bound: float
     cycle_time: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -362,6 +361,5 @@ class MelAllocation:
         }
         if self.energies is not None:
             out["energies"] = self.energies.tolist()
-        out["relaxed_bound"] = self.relaxed_bound
         out["cycle_time"] = self.cycle_time
         return out

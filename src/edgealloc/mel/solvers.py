@@ -349,7 +349,6 @@ def _result(
         samples=arrays[1],
         times=arrays[2],
         energies=energies,
-        relaxed_bound=float(relaxed_bound),
         cycle_time=ev.cycle_time,
     )
     return Result(
@@ -362,6 +361,7 @@ def _result(
         solve_seconds=time.perf_counter() - t0,
         allocation=alloc,
         info=dict(info or {}),
+        relaxed_bound=float(relaxed_bound),
     )
 
 
@@ -685,7 +685,7 @@ def _failed(problem, scheme, message, *, bound, relaxed_bound, t0) -> Result:
         message=message,
         solve_seconds=time.perf_counter() - t0,
         allocation=None,
-        info={"relaxed_bound": relaxed_bound},
+        relaxed_bound=float(relaxed_bound),
     )
 
 

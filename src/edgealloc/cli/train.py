@@ -1,6 +1,7 @@
-"""``edgealloc train``: real training under a ``mel`` allocation, on a simulated clock.
+"""``edgealloc train``: real training under an allocation, on a simulated clock.
 
-Registered in :mod:`edgealloc.cli` with ``app.command("train")(train_command)``.
+Registered in :mod:`edgealloc.cli` as the command ``train``. Families declare
+which of their schemes can be trained (``Family.trainable``).
 The command compiles the scenario with the trained model as its workload
 (:func:`edgealloc.learn.run.scenario_for_model`), solves it with the scheme
 (or with every trainable scheme, ``--scheme all``), trains the allocation
@@ -42,8 +43,21 @@ from typing import Annotated, Any
 
 import typer
 
-from ._validation import check_choice
-from .errors import ValidationError
+from .. import registry
+from .._validation import check_choice
+from ..errors import ValidationError
+from ._common import (
+    ForceOption,
+    check_source,
+    console,
+    dumps,
+    flag,
+    guarded,
+    out_option,
+    parse_sets,
+    rows_table,
+    write_new,
+)
 
 __all__ = ["train_command"]
 
@@ -59,7 +73,7 @@ _PARTITIONS = ("iid", "shards", "unbalanced")
 _CLOCKS = ("slowest", "deadline")
 _SAMPLES_KEYS = ("d", "total_samples")
 
-SetOption = Annotated[
+TrainSetOption = Annotated[
     list[str] | None,
     typer.Option(
         "--set",
@@ -70,7 +84,6 @@ SetOption = Annotated[
         "the training set size.",
     ),
 ]
-ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
 
 
 def _outputs(out: Path, names: Sequence[str], force: bool) -> dict[str, Path]:
@@ -100,14 +113,33 @@ def _outputs(out: Path, names: Sequence[str], force: bool) -> dict[str, Path]:
     return files
 
 
-def _is_canonical(source: str) -> bool:
-    from .api import load_document
-    from .scenarios import PRESETS
+def _source_document(source: str) -> tuple[str | None, bool]:
+    """``(family, canonical)`` of a preset or file: the family it names, and whether it is a
+    canonical problem (``family:``) rather than a scenario (``scenario:``)."""
+    from ..api import load_document
 
-    if source in PRESETS and not Path(source).exists():
-        return False
+    if source in registry.presets() and not Path(source).exists():
+        return registry.preset_family(source), False
     doc = load_document(source)
-    return isinstance(doc, dict) and "family" in doc and "scenario" not in doc
+    if not isinstance(doc, dict):
+        return None, False
+    canonical = "family" in doc and "scenario" not in doc
+    family = doc.get("family") if canonical else doc.get("scenario")
+    return (family if isinstance(family, str) else None), canonical
+
+
+def _trainable_family(source: str) -> tuple[Any, bool]:
+    """The family descriptor ``source`` compiles to, refused when none of its schemes trains."""
+    name, canonical = _source_document(source)
+    family = registry.get_family(name)
+    if not family.trainable:
+        able = [n for n, fam in registry.families().items() if fam.trainable]
+        raise ValidationError(
+            source,
+            f"family {family.name} has no trainable schemes (families that train: "
+            f"{', '.join(able)})",
+        )
+    return family, canonical
 
 
 def _run(
@@ -132,58 +164,59 @@ def _run(
     device: str,
     force: bool,
 ) -> None:
-    from .api import schemes
-    from .cli import _check_source, _console, _dumps, _parse_sets, _rows_table, _write_new
-    from .learn.data import DATASETS
+    from ..learn.data import DATASETS
 
-    overrides = _parse_sets(sets)
-    known = schemes("mel")
-    if scheme == "relaxed":
+    overrides = parse_sets(sets)
+    check_source(scenario)
+    family, canonical = _trainable_family(scenario)
+    trainable = [s for s in family.schemes if s in family.trainable]
+    if scheme in family.schemes and scheme not in family.trainable:
+        why = (
+            "gives a fractional allocation (the continuous bound)"
+            if scheme not in family.integral
+            else "gives an allocation the engine does not train"
+        )
         raise ValidationError(
             "--scheme",
-            "relaxed gives a fractional allocation (the continuous bound), which cannot be "
-            "trained; use optimal, paper, equal or all",
+            f"{scheme} {why}, which cannot be trained; use {', '.join(trainable)} or all",
         )
-    check_choice("--scheme", scheme, [*[s for s in known if s != "relaxed"], "all"])
+    check_choice("--scheme", scheme, [*trainable, "all"])
     check_choice("--dataset", dataset, DATASETS)
     check_choice("--model", model, _MODELS)
     if mode is not None:
         check_choice("--mode", mode, _MODES)
     check_choice("--partition", partition, _PARTITIONS)
     check_choice("--clock", clock, _CLOCKS)
-    for flag, value, low in (
+    for option, value, low in (
         ("--cycles", cycles, 1),
         ("--eval-every", eval_every, 1),
         ("--seed", seed, 0),
     ):
         if value < low:
-            raise ValidationError(flag, f"must be >= {low} (got {value})")
-    for flag, fvalue in (("--lr", lr), ("--kappa", kappa)):
+            raise ValidationError(option, f"must be >= {low} (got {value})")
+    for option, fvalue in (("--lr", lr), ("--kappa", kappa)):
         if not (math.isfinite(fvalue) and fvalue > 0):
-            raise ValidationError(flag, f"must be a positive number (got {fvalue:g})")
-    names = [s for s in known if s != "relaxed"] if scheme == "all" else [scheme]
-    from .learn.engine import parse_device
+            raise ValidationError(option, f"must be a positive number (got {fvalue:g})")
+    names = trainable if scheme == "all" else [scheme]
+    from ..learn.engine import parse_device
 
     try:
         parse_device(device)
     except ValidationError as exc:
         raise ValidationError("--device", exc.problem) from None
     files = _outputs(out, names, force)
-    _check_source(scenario)
 
-    from .learn.data import load_dataset
-    from .learn.models import model_for
-    from .learn.run import compare_schemes, scenario_for_model, train
+    from ..learn.data import load_dataset
+    from ..learn.models import model_for
+    from ..learn.run import compare_schemes, scenario_for_model, train
 
     notes: list[str] = []
     ds = load_dataset(dataset, seed=seed, path=data_path, n_samples=n_samples)
     spec = model_for(ds, model)
-    if _is_canonical(scenario):
-        from .api import load_problem
+    if canonical:
+        from ..api import load_problem
 
         problem = load_problem(scenario, overrides=overrides)
-        if problem.FAMILY != "mel":
-            raise ValidationError(scenario, f"train needs a mel problem (got {problem.FAMILY})")
         notes.append(
             "canonical problem: its coefficients are used as given; nothing ties its workload "
             "to the trained model (give a scenario to compile it for the model)"
@@ -224,7 +257,7 @@ def _run(
     }
     import warnings
 
-    from .errors import EdgeallocWarning
+    from ..errors import EdgeallocWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EdgeallocWarning)
@@ -235,7 +268,7 @@ def _run(
                 notes.append(f"{name} not trained: {why}")
             rows = comparison.summary_rows()
         else:
-            from .api import solve
+            from ..api import solve
 
             res = solve(problem, scheme)  # InfeasibleError -> exit 3
             records = {scheme: train(problem, res, ds, spec=spec, **options)}
@@ -252,8 +285,8 @@ def _run(
         for name, rec in records.items():
             written.append(rec.to_csv(files[f"record:{name}"]))
             written.append(rec.ledger_to_csv(files[f"ledger:{name}"]))
-            _quiet_write(
-                files[f"allocation:{name}"], _dumps(rec.result.to_dict()) + "\n", force, _write_new
+            write_new(
+                files[f"allocation:{name}"], dumps(rec.result.to_dict()) + "\n", force, quiet=True
             )
             written.append(files[f"allocation:{name}"])
         written.append(comparison.plot(files["figure"]))
@@ -261,26 +294,26 @@ def _run(
         rec = first
         written.append(rec.to_csv(files["record"]))
         written.append(rec.plot(files["figure"]))
-        _quiet_write(files["allocation"], _dumps(rec.result.to_dict()) + "\n", force, _write_new)
+        write_new(files["allocation"], dumps(rec.result.to_dict()) + "\n", force, quiet=True)
         written.append(files["allocation"])
         written.append(rec.ledger_to_csv(files["ledger"]))
-    _quiet_write(files["problem"], problem.to_json() + "\n", force, _write_new)
+    write_new(files["problem"], problem.to_json() + "\n", force, quiet=True)
     written.append(files["problem"])
 
     if rows is None:
-        from .learn.run import Comparison
+        from ..learn.run import Comparison
 
         rows = Comparison(records=records, results={}, skipped={}).summary_rows()
-    console = _console()
-    console.print(first.describe())
+    con = console()
+    con.print(first.describe())
     title = f"{cycles} global cycles on the simulated clock"
-    console.print(_rows_table(_pretty(rows), title=title))
+    con.print(rows_table(_pretty(rows), title=title))
     for note in _notes(notes, records):
-        console.print(f"note: {note}")
+        con.print(f"note: {note}")
     wall = sum(r.wall_seconds for r in records.values())
-    console.print(f"trained in {wall:.3g} s of real time")
+    con.print(f"trained in {wall:.3g} s of real time")
     for path in written:
-        console.print(f"wrote {path}")
+        con.print(f"wrote {path}")
 
 
 def _notes(notes: list[str], records: dict[str, Any]) -> list[str]:
@@ -308,27 +341,20 @@ def _pretty(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{names.get(k, k): v for k, v in row.items()} for row in rows]
 
 
-def _quiet_write(path: Path, text: str, force: bool, write_new: Any) -> None:
-    """``cli._write_new`` without its own "wrote" line (the summary lists the files)."""
-    import contextlib
-    import io
-
-    with contextlib.redirect_stderr(io.StringIO()):
-        write_new(path, text, force)
-
-
 def train_command(
     scenario: Annotated[
         str,
         typer.Argument(
             help="Scenario file (YAML/JSON) or preset name (e.g. mel-sync, mel-async); a "
-            "canonical mel problem is used as given."
+            "canonical problem is used as given."
         ),
     ],
     scheme: Annotated[
         str,
         typer.Option(
-            "--scheme", help="Allocation scheme: optimal, paper, equal, or 'all' to compare them."
+            "--scheme",
+            help="A scheme of the scenario's family that trains (e.g. optimal, paper, equal), "
+            "or 'all' to compare them.",
         ),
     ] = "optimal",
     dataset: Annotated[
@@ -348,9 +374,9 @@ def train_command(
         int, typer.Option("--seed", help="Seed of the data split, initial model and batches.")
     ] = 0,
     out: Annotated[
-        Path, typer.Option("--out", help="Directory for record.csv, record.png, allocation.json.")
+        Path, out_option("Directory for record.csv, record.png, allocation.json.")
     ] = Path("edgealloc-train"),
-    sets: SetOption = None,
+    sets: TrainSetOption = None,
     model: Annotated[str, typer.Option("--model", help="mlp, cnn or linear.")] = "mlp",
     mode: Annotated[
         str | None,
@@ -394,8 +420,7 @@ def train_command(
         ),
     ] = DEFAULT_KAPPA,
     sequential: Annotated[
-        bool,
-        typer.Option("--sequential", help="Train learners one by one (the reference loop)."),
+        bool, flag("--sequential", help="Train learners one by one (the reference loop).")
     ] = False,
     threads: Annotated[
         int,
@@ -420,9 +445,7 @@ def train_command(
     problem.json to --out (one file per scheme and comparison.png with
     --scheme all).
     """
-    from .cli import _guarded
-
-    _guarded(_run)(
+    guarded(_run)(
         scenario,
         scheme,
         dataset,

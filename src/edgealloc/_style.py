@@ -1,0 +1,164 @@
+"""Presentation shared by every table and figure: scheme colours and markers, status styles,
+number formats.
+
+One palette for the whole package: the demo, the CLI tables, the training
+plots and every reproduction draw a scheme in the same colour and marker, so
+``paper`` is one colour everywhere. Families add their own schemes here (the
+palette is keyed by scheme name, not by family); an unknown scheme gets a
+colour from :data:`FALLBACK_COLORS` by its position.
+
+This module imports nothing heavier than NumPy; matplotlib and rich are
+imported by the callers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .result import Status
+
+__all__ = [
+    "EDGE_ROWS",
+    "FALLBACK_COLORS",
+    "FIGURE_RC",
+    "GRID",
+    "LIMIT_COLOR",
+    "MUTED",
+    "SCHEME_STYLE",
+    "STATUS_STYLE",
+    "class_blocks",
+    "edge_indices",
+    "fmt",
+    "gap_text",
+    "rows_figure",
+    "scheme_color",
+    "scheme_style",
+]
+
+#: Colour, marker, line style and generic label of each scheme, in tables and figures.
+#: A figure may give a scheme a family-specific label; the colour and marker stay.
+SCHEME_STYLE: dict[str, dict[str, str]] = {
+    "optimal": {"color": "#1f5f9e", "marker": "o", "ls": "-", "label": "optimal (exact integer)"},
+    "paper": {"color": "#e8891d", "marker": "s", "ls": ":", "label": "paper (published procedure)"},
+    "equal": {"color": "#9a9a9a", "marker": "D", "ls": "--", "label": "equal (d/K each)"},
+    "relaxed": {
+        "color": "#3a9a5b",
+        "marker": "",
+        "ls": "--",
+        "label": "relaxed (continuous bound)",
+    },
+    "none": {"color": "#a6a6a6", "marker": "v", "ls": "-.", "label": "none (no offloading)"},
+}
+
+#: Colours for schemes the palette does not know, taken in turn.
+FALLBACK_COLORS: tuple[str, ...] = (
+    "#1f5f9e",
+    "#e8891d",
+    "#9a9a9a",
+    "#3a9a5b",
+    "#8c564b",
+    "#e377c2",
+)
+
+#: Rich style of each status in tables.
+STATUS_STYLE: dict[Status, str] = {
+    Status.OPTIMAL: "bold green",
+    Status.FEASIBLE: "cyan",
+    Status.INFEASIBLE: "red",
+    Status.FAILED: "bold red",
+    Status.ERROR: "bold red",
+    Status.DIVERGED: "yellow",
+}
+
+#: Deadlines, budgets and other limits drawn in figures.
+LIMIT_COLOR = "#c0392b"
+#: Secondary text and reference lines.
+MUTED = "#777777"
+#: Grid lines.
+GRID = {"color": "#dddddd", "lw": 0.6}
+#: matplotlib rc of the package's multi-panel figures.
+FIGURE_RC: dict[str, Any] = {
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+#: Devices shown at each end of a per-device table when there are many.
+EDGE_ROWS = 10
+
+
+def scheme_style(scheme: str, index: int = 0) -> dict[str, str]:
+    """The palette entry of ``scheme``; unknown schemes get a fallback colour by ``index``."""
+    known = SCHEME_STYLE.get(scheme)
+    if known is not None:
+        return known
+    color = FALLBACK_COLORS[index % len(FALLBACK_COLORS)]
+    return {"color": color, "marker": "o", "ls": "-", "label": scheme}
+
+
+def scheme_color(scheme: str, index: int = 0) -> str:
+    """The colour of ``scheme`` (a fallback colour by ``index`` when unknown)."""
+    return scheme_style(scheme, index)["color"]
+
+
+def fmt(value: Any, spec: str = ".6g") -> str:
+    """Format a number for a table: ``-`` for NaN/None, integers without decimals."""
+    if value is None:
+        return "-"
+    if isinstance(value, float | np.floating):
+        if not math.isfinite(value):
+            return "-"
+        if float(value).is_integer() and abs(value) < 1e15 and spec == ".6g":
+            return str(int(value))
+    return format(value, spec)
+
+
+def gap_text(gap: float, decimals: int = 1) -> str:
+    """A gap in percent for a table (``-`` when unknown); ``-0.0`` is shown as ``0.0``."""
+    if not math.isfinite(gap):
+        return "-"
+    return f"{gap + 0.0:.{decimals}f} %"
+
+
+def edge_indices(n: int, edge: int = EDGE_ROWS) -> list[int]:
+    """Rows to show of ``n``: all when few, else the first and last ``edge`` with ``-1`` between."""
+    if n <= 2 * edge + 5:
+        return list(range(n))
+    return [*range(edge), -1, *range(n - edge, n)]
+
+
+def class_blocks(classes: Sequence[str] | None) -> list[tuple[int, int, str]]:
+    """Contiguous runs ``(start, stop, name)`` of equal class names."""
+    if not classes:
+        return []
+    blocks: list[tuple[int, int, str]] = []
+    start = 0
+    for i in range(1, len(classes) + 1):
+        if i == len(classes) or classes[i] != classes[start]:
+            blocks.append((start, i, str(classes[start])))
+            start = i
+    return blocks
+
+
+@contextlib.contextmanager
+def rows_figure(
+    path: Path, rows: int, row_height: float, extra: float, *, h_pad: float, hspace: float
+) -> Iterator[tuple[Any, Any]]:
+    """A 17-inch-wide figure of ``rows`` subfigure rows; saved to ``path`` and closed on exit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context(FIGURE_RC):
+        fig = plt.figure(figsize=(17, row_height * rows + extra), layout="constrained")
+        fig.get_layout_engine().set(h_pad=h_pad, hspace=hspace, w_pad=0.06)
+        yield fig, np.atleast_1d(fig.subfigures(rows, 1))
+        fig.savefig(path, dpi=130, facecolor="white")
+        plt.close(fig)
