@@ -2,7 +2,7 @@ r"""Benchmark: the offloading families (XR paper) — server scaling, HiGHS, D2D
 
 Run ``python benchmarks/bench_offload.py`` (full, about 12-15 minutes, most
 of it the D2D LP at N = 300) or with ``--quick`` (small sizes, seconds).
-Seed: ``seeds/xr-offloading.txt`` ([XR]). Instances are compiled from the
+Seed: the XR offloading paper ([XR]). Instances are compiled from the
 ``xr-server`` / ``xr-d2d`` presets (Table I of [XR]) with
 ``overrides={"users": N, "seed": s}``. Tables:
 

@@ -26,7 +26,7 @@ from edgealloc.errors import SolverError
 from edgealloc.result import Result, Status
 from edgealloc.scenarios import PRESETS, preset_text
 
-# The PROBLEMS.md contract: every result has these, `mel` adds the rest.
+# The docs/problem-files.md contract: every result has these, `mel` adds the rest.
 COMMON_FIELDS = {"family", "scheme", "status", "objective", "bound", "message", "solve_seconds"}
 MEL_FIELDS = {"tau", "samples", "times", "relaxed_bound"}
 

@@ -1,4 +1,7 @@
-"""Tests of the demo (edgealloc.demo): files, numbers, tables, overwrite safety, speed."""
+"""Tests of the demo (edgealloc.demo): files, numbers, tables, overwrite safety.
+
+Its speed is the benchmarks' business (no wall-clock assert here).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import dataclasses
 import io
 import json
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,28 +38,42 @@ class Ran:
     out: Path
     doc: dict[str, Any]
     text: str
-    seconds: float
 
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> Ran:
     out = tmp_path_factory.mktemp("demo") / "out"
     buf = io.StringIO()
-    t0 = time.perf_counter()
     doc = demo.run_demo(out, console=Console(file=buf, width=140))
-    return Ran(out, doc, buf.getvalue(), time.perf_counter() - t0)
+    return Ran(out, doc, buf.getvalue())
+
+
+def _figures() -> set[str]:
+    """The figure files the registered families' presenters draw in the demo."""
+    out = set()
+    for fam in edgealloc.registry.families().values():
+        if fam.demo_presets and fam.presenter.figure is not None:
+            out.add(fam.presenter.figure[1])
+    return out
 
 
 def test_demo_presets() -> None:
-    assert demo.DEMO_PRESETS == MEL_PRESETS + OFFLOAD_PRESETS  # mel first, as before
+    # The built-in families first, in registry order; each family's own demo presets.
+    presets = tuple(demo.DEMO_PRESETS)
+    assert presets[:4] == MEL_PRESETS + OFFLOAD_PRESETS
+    assert presets == tuple(
+        p for fam in edgealloc.registry.families().values() for p in fam.demo_presets
+    )
 
 
 @pytest.mark.slow
 def test_files_written(ran: Ran) -> None:
     names = {p.name for p in ran.out.iterdir()}
     problems = {f"{p}.problem.json" for p in demo.DEMO_PRESETS}
-    assert names == {"demo.png", "offload.png", "demo.json"} | problems  # nothing else
-    for figure in ("demo.png", "offload.png"):
+    figures = _figures()
+    assert {"demo.png", "offload.png"} <= figures
+    assert names == figures | {"demo.json"} | problems  # nothing else
+    for figure in figures:
         png = ran.out / figure
         assert png.read_bytes()[:8] == PNG, figure
         height, width, _ = matplotlib.image.imread(png).shape
@@ -67,12 +83,6 @@ def test_files_written(ran: Ran) -> None:
     assert Path(files["figure"]).name == "demo.png"
     assert Path(files["figure:offload"]).name == "offload.png"
     assert {Path(v).name for v in files.values()} == names
-
-
-@pytest.mark.slow
-def test_demo_is_fast(ran: Ran) -> None:
-    # The main job on the embedded default: four presets, every scheme, two figures.
-    assert ran.seconds < 10.0, f"the demo took {ran.seconds:.1f} s"
 
 
 @pytest.mark.slow

@@ -56,14 +56,13 @@ def optimal_value(p: MelProblem) -> float:
         return 0.0
 
 
-def agree(p: MelProblem, oracle: float, tags: collections.Counter) -> None:
+def agree(p: MelProblem, oracle: float) -> None:
     """Assert ``optimal`` matches the oracle value (exactly when synchronous)."""
     got = optimal_value(p)
     tol = 0.0 if p.synchronous else 1e-9 * max(1.0, abs(oracle))
-    if abs(got - oracle) <= tol:
-        tags["agree"] += 1
-        return
-    pytest.fail(f"optimal = {got!r} but the oracle says {oracle!r} for {p.to_json(indent=None)}")
+    if abs(got - oracle) > tol:
+        doc = p.to_json(indent=None)
+        pytest.fail(f"optimal = {got!r} but the oracle says {oracle!r} for {doc}")
 
 
 def milp_value(p: MelProblem) -> float:
@@ -124,7 +123,6 @@ def small(rng: np.random.Generator, *, sync: bool, i: int) -> MelProblem:
 # ---------------------------------------------------------------------------
 def test_optimal_equals_exhaustive_sync_seeded():
     rng = np.random.default_rng(20240601)
-    tags: collections.Counter = collections.Counter()
     feasible = 0
     for i in range(250):
         p = tiny(rng, sync=True, i=i)
@@ -132,14 +130,12 @@ def test_optimal_equals_exhaustive_sync_seeded():
         if best:
             feasible += 1
             assert p.evaluate(tau, samples).objective == best
-        agree(p, float(best), tags)
-    assert tags["agree"] >= 230, tags
+        agree(p, float(best))
     assert 100 <= feasible <= 245  # both outcomes are exercised
 
 
 def test_optimal_equals_exhaustive_async_seeded():
     rng = np.random.default_rng(7)
-    tags: collections.Counter = collections.Counter()
     done = feasible = 0
     for i in range(150):
         p = tiny(rng, sync=False, i=i)
@@ -151,15 +147,15 @@ def test_optimal_equals_exhaustive_async_seeded():
         if best > 0:
             feasible += 1
             assert p.evaluate(tau, samples).objective == pytest.approx(best, abs=1e-12)
-        agree(p, best, tags)
-    assert done >= 140 and tags["agree"] >= 130, (done, tags)
+        agree(p, best)
+    assert done >= 140, done  # the exhaustive oracle covered almost every instance
     assert 60 <= feasible < done
 
 
 @settings(max_examples=60)
 @given(tiny_mel_problems(sync=True))
 def test_optimal_equals_exhaustive_sync_hypothesis(p):
-    agree(p, float(exhaustive_sync(p)[0]), collections.Counter())
+    agree(p, float(exhaustive_sync(p)[0]))
 
 
 @settings(max_examples=40)
@@ -169,7 +165,7 @@ def test_optimal_equals_exhaustive_async_hypothesis(p):
         best = exhaustive_async(p)[0]
     except ValueError:
         return
-    agree(p, best, collections.Counter())
+    agree(p, best)
 
 
 # ---------------------------------------------------------------------------
@@ -177,18 +173,14 @@ def test_optimal_equals_exhaustive_async_hypothesis(p):
 # ---------------------------------------------------------------------------
 def test_optimal_equals_milp_sync_seeded():
     rng = np.random.default_rng(3)
-    tags: collections.Counter = collections.Counter()
     for i in range(100):
-        agree(p := small(rng, sync=True, i=i), milp_value(p), tags)
-    assert tags["agree"] >= 95, tags
+        agree(p := small(rng, sync=True, i=i), milp_value(p))
 
 
 def test_optimal_equals_milp_async_seeded():
     rng = np.random.default_rng(4)
-    tags: collections.Counter = collections.Counter()
     for i in range(50):
-        agree(p := small(rng, sync=False, i=i), milp_value(p), tags)
-    assert tags["agree"] >= 47, tags
+        agree(p := small(rng, sync=False, i=i), milp_value(p))
 
 
 @settings(max_examples=40)
@@ -201,7 +193,7 @@ def test_optimal_equals_milp_async_seeded():
     )
 )
 def test_optimal_equals_milp_hypothesis(p):
-    agree(p, milp_value(p), collections.Counter())
+    agree(p, milp_value(p))
 
 
 def test_milp_encodings_agree():

@@ -1,7 +1,7 @@
 """The ``offload-d2d`` solvers: the LP (P2) of [XR] and its whole-point rounding.
 
-Oracles, written here from the problem statement (PROBLEMS.md section 2,
-``seeds/xr-offloading.txt`` problem (P2)) and sharing nothing with
+Oracles, written here from the problem statement (docs/problem-files.md,
+the XR offloading paper problem (P2)) and sharing nothing with
 ``offload/_d2d.py``:
 
 * a dense ``scipy.optimize.linprog`` model in the paper's own variables
@@ -14,7 +14,6 @@ Oracles, written here from the problem statement (PROBLEMS.md section 2,
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -371,7 +370,7 @@ def test_rounding_gap_paper_instances(n: int, seed: int) -> None:
 
 
 @pytest.mark.slow
-def test_paper_instance_n100(record_property) -> None:
+def test_paper_instance_n100() -> None:
     """N = 100 (9 900 links): solved and rounded; the LP by IPX with crossover.
 
     N = 300 (89 700 links) takes minutes on two cores and is left to the
@@ -379,15 +378,11 @@ def test_paper_instance_n100(record_property) -> None:
     """
     p = paper_problem(100, 1)
     assert p.n_links > SIMPLEX_MAX_LINKS
-    t0 = time.perf_counter()
-    opt = edgealloc.solve(p, "optimal")
-    seconds = time.perf_counter() - t0
-    record_property("n100_seconds", seconds)
+    opt = edgealloc.solve(p, "optimal")  # its time: benchmarks/bench_offload.py
     ev = p.evaluate(opt.allocation.offloaded_points)
     assert ev.feasible
     assert opt.bound <= opt.objective <= opt.bound * 1.01
     assert opt.objective < 0.7 * p.no_offload_time
-    assert seconds < 60  # about 4 s on a 2-core machine
 
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Offloading scenarios (XR paper, Section IV-A, Table I) compile to the papers' coefficients.
 
 Each check recomputes a coefficient by hand from the formulas of
-``seeds/xr-offloading.txt`` (eq. (2), the Friis received power with the cone
+the XR offloading paper (eq. (2), the Friis received power with the cone
 directivity, the SNR cap, rho(N), the (2d + 1) bit conversion) and compares it
 with the compiled canonical problem.
 """

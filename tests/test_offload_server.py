@@ -14,14 +14,13 @@
   time is never above it (it is a relaxation).
 * Scale: ``N = 10^5`` checked by a vectorised feasibility certificate written
   here; bad input gives one-line ``ValidationError``; the CLI prints the
-  PROBLEMS.md fields.
+  docs/problem-files.md fields.
 """
 
 from __future__ import annotations
 
 import doctest
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -346,7 +345,7 @@ def feasible_at(p: OffloadServerProblem, T: float) -> bool:
 
 
 def test_large_instance() -> None:
-    """N = 10^5, Table-I-like rates: exact by a certificate, and fast (generous bound)."""
+    """N = 10^5, Table-I-like rates: exact by a certificate (its speed: the benchmarks)."""
     rng = np.random.default_rng(11)
     n = 100_000
     p = make(
@@ -355,12 +354,9 @@ def test_large_instance() -> None:
         1.2e6 * rng.uniform(0.2, 1.0, n),
         0.05 * n * 3e5,
     )
-    start = time.perf_counter()
     t, share = relaxed_time(p)
     t_int, o = optimal_points(p)
     out = paper_algorithm1(p)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 2.0
     assert (share > 0).sum() > n // 10  # a hard instance: many users offload
     assert feasible_at(p, t * (1 + 1e-9)) and not feasible_at(p, t * (1 - 1e-9))
     assert t <= t_int and t_int == p.evaluate(o).iteration_time

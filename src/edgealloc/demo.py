@@ -125,7 +125,7 @@ def run_demo(
     -------
     dict
         What ``demo.json`` holds: per preset the problem's size (the fields
-        of its presenter's ``size``) and, per scheme, the PROBLEMS.md result
+        of its presenter's ``size``) and, per scheme, the docs/problem-files.md result
         fields plus ``gap_percent`` and ``solve_ms``; and ``files``, the paths
         written.
 

@@ -7,7 +7,7 @@ family (for ``mel``: :class:`edgealloc.mel.MelAllocation`). Attribute access
 falls through to the allocation, so ``res.tau`` works as well as
 ``res.allocation.tau``.
 
-``Result.to_dict()`` gives the JSON document of ``specs/PROBLEMS.md``: the
+``Result.to_dict()`` gives the JSON document of ``docs/problem-files.md``: the
 common fields first, then the allocation's fields, flat.
 """
 
@@ -28,7 +28,7 @@ __all__ = ["Allocation", "Result", "Status", "to_jsonable"]
 
 
 class Status(enum.StrEnum):
-    """Outcome of a solve; the values are the JSON strings of PROBLEMS.md."""
+    """Outcome of a solve; the values are the JSON strings of docs/problem-files.md."""
 
     OPTIMAL = "optimal"
     """The scheme proves that what it returns is optimal for the problem it solves."""
@@ -155,7 +155,7 @@ class Result:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """The PROBLEMS.md JSON document: common fields, then the allocation's fields."""
+        """The docs/problem-files.md JSON document: common fields, then the allocation's fields."""
         out: dict[str, Any] = {
             "family": self.family,
             "scheme": self.scheme,

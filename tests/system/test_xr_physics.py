@@ -1,7 +1,7 @@
 """The XR offloading paper's physics: heterogeneity function (eq. (2)) and 60 GHz D2D links.
 
 Every expected value is recomputed here from the formula in the paper
-(``seeds/xr-offloading.txt``, Section IV-A) or from textbook constants.
+(the XR offloading paper, Section IV-A) or from textbook constants.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Seeds: Mohammad & Sorour, *Adaptive Task Allocation for Mobile Edge Learning*
 (synchronous; problem (12), relaxation (13), Theorem 1) and *Asynchronous
 Task Allocation for MEL with energy constraints* (problem (16), relaxation
 (17), Algorithm 1). The field names are the public contract of
-``specs/PROBLEMS.md`` section 3.
+``docs/problem-files.md`` section 3.
 
 Device :math:`k` given :math:`d_k` samples and :math:`\tau_k` local
 iterations needs time and energy (sync paper eq. (8), async eqs. (10)-(11))
@@ -75,7 +75,7 @@ class MelEnergy(FrozenModel):
 
 
 class MelProblem(FrozenModel):
-    """A canonical ``mel`` problem (PROBLEMS.md section 3), validated and immutable.
+    """A canonical ``mel`` problem (docs/problem-files.md), validated and immutable.
 
     Parameters
     ----------
@@ -340,7 +340,7 @@ class MelEvaluation:
 
 @dataclasses.dataclass(frozen=True)
 class MelAllocation:
-    """The ``mel`` part of a :class:`~edgealloc.Result` (PROBLEMS.md section 3).
+    """The ``mel`` part of a :class:`~edgealloc.Result` (docs/problem-files.md).
 
     ``tau`` and ``samples`` are integer arrays for integral schemes and float
     arrays for ``relaxed``; ``times``/``energies`` come from the problem's

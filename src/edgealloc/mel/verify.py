@@ -1,7 +1,7 @@
 r"""Independent oracles for the ``mel`` family: an exact MILP and brute force.
 
 These solvers exist to *check* :mod:`edgealloc.mel.solvers`, so they are
-written from the problem statement alone (PROBLEMS.md section 3; sync paper
+written from the problem statement alone (docs/problem-files.md; sync paper
 problem (12), async paper problem (16)) and import nothing from
 ``edgealloc.mel._capacity``, ``_makespan``, ``_relaxed``, ``solvers`` or
 ``edgealloc._mckp``. They share only :class:`~edgealloc.mel.problem.MelProblem`

@@ -1,4 +1,4 @@
-"""The offloading families for collaborative XR learning (``seeds/xr-offloading.txt``).
+"""The offloading families for collaborative XR learning (the XR offloading paper).
 
 - ``offload-server`` — Strategy #1: users offload a share of their points to
   an edge server (problem (P1), Proposition 1, Algorithm 1).

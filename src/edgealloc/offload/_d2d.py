@@ -1,6 +1,6 @@
 r"""Strategy #2 of the XR offloading paper: the LP (P2) and whole-point rounding.
 
-Seed: ``seeds/xr-offloading.txt`` ([XR]), Section III-B, problem (P2). Notation
+Seed: the XR offloading paper ([XR]), Section III-B, problem (P2). Notation
 as in :mod:`.problem`: user :math:`i` holds :math:`l_i` points, computes
 :math:`a_i` MAC/s, :math:`m` MACs per point, :math:`T_i = m l_i / a_i`;
 :math:`r_{ij}` is the rate (points/s) of the full-duplex D2D link
@@ -33,7 +33,7 @@ these rows are tighter than (P2a), but every netted optimum meets them, so
 the optimum is unchanged (tested against the unnetted LP), and the LP has
 :math:`|E| + 2N` rows instead of :math:`2|E| + 2N` for :math:`|E|` links
 (IPX time at :math:`N = 100`: 3.8 s instead of 6.7 s). The share constraint
-is PROBLEMS.md's :math:`\sum_j w_{ij} \le 1` (the paper's (P2c) bounds each
+is docs/problem-files.md's :math:`\sum_j w_{ij} \le 1` (the paper's (P2c) bounds each
 share alone).
 
 Scaling: times are divided by :math:`T_0 = \max_i T_i` (so :math:`T/T_0 \in

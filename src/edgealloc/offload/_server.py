@@ -1,6 +1,6 @@
 r"""Exact solvers of the ``offload-server`` problem, (P1) of the XR paper ([XR], Strategy #1).
 
-Seed: ``seeds/xr-offloading.txt``. Notation as in :mod:`.problem`:
+Seed: the XR offloading paper. Notation as in :mod:`.problem`:
 :math:`T_i = m l_i / a_i` (local gradient time of all of user :math:`i`'s
 points), :math:`R_i = l_i / r_i` (time to send them all to the server),
 :math:`m` MACs per point, :math:`a_S` the server's MAC/s. Problem (P1):

@@ -1,6 +1,6 @@
-r"""Canonical ``offload-server`` and ``offload-d2d`` problems (PROBLEMS.md sections 1-2).
+r"""Canonical ``offload-server`` and ``offload-d2d`` problems (docs/problem-files.md).
 
-Seed: *collaborative learning for XR* (``seeds/xr-offloading.txt``). ``N``
+Seed: *collaborative learning for XR* (the XR offloading paper). ``N``
 users train a common model by online SGD; in every iteration user ``i`` holds
 ``l_i`` new points and computes the partial gradient of those it keeps; the
 iteration lasts as long as the slowest user (or the server).
@@ -96,9 +96,14 @@ class _OffloadBase(FrozenModel):
         return _integral(value)
 
     @property
-    def n_users(self) -> int:
-        """Number of users ``N``."""
+    def n_devices(self) -> int:
+        """Number of devices (users) ``N``: the word every family's problem uses."""
         return int(self.points.shape[0])
+
+    @property
+    def n_users(self) -> int:
+        """Number of users ``N`` (the paper's word; the same as :attr:`n_devices`)."""
+        return self.n_devices
 
     @property
     def compute_time(self) -> NDArray[np.float64]:
@@ -146,7 +151,7 @@ class _OffloadBase(FrozenModel):
 # Strategy #1: offloading to the edge server
 # ---------------------------------------------------------------------------
 class OffloadServerProblem(_OffloadBase):
-    """Canonical ``offload-server`` problem (PROBLEMS.md section 1).
+    """Canonical ``offload-server`` problem (docs/problem-files.md).
 
     Parameters
     ----------
@@ -261,7 +266,7 @@ class ServerEvaluation:
 
 @dataclasses.dataclass(frozen=True)
 class ServerAllocation:
-    """The ``offload-server`` part of a :class:`~edgealloc.Result` (PROBLEMS.md section 1)."""
+    """The ``offload-server`` part of a :class:`~edgealloc.Result` (docs/problem-files.md)."""
 
     iteration_time: float
     share: NDArray[np.float64]
@@ -287,7 +292,7 @@ class ServerAllocation:
 # Strategy #2: offloading to neighbours over D2D links
 # ---------------------------------------------------------------------------
 class OffloadD2DProblem(_OffloadBase):
-    """Canonical ``offload-d2d`` problem (PROBLEMS.md section 2).
+    """Canonical ``offload-d2d`` problem (docs/problem-files.md).
 
     ``link_rate[i][j]`` is ``r_ij``, points/s from ``i`` to ``j``; 0 means no
     link (the diagonal is ignored and must be 0).
@@ -390,7 +395,7 @@ class D2DEvaluation:
 
 @dataclasses.dataclass(frozen=True)
 class D2DAllocation:
-    """The ``offload-d2d`` part of a :class:`~edgealloc.Result` (PROBLEMS.md section 2)."""
+    """The ``offload-d2d`` part of a :class:`~edgealloc.Result` (docs/problem-files.md)."""
 
     iteration_time: float
     share: NDArray[np.float64]

@@ -4,7 +4,7 @@ A scenario (``scenario: offload-server`` or ``scenario: offload-d2d``)
 describes the users physically; :func:`compile_offload` turns it into the
 canonical :class:`~edgealloc.offload.OffloadServerProblem` (Strategy #1) or
 :class:`~edgealloc.offload.OffloadD2DProblem` (Strategy #2). Seed:
-``seeds/xr-offloading.txt`` ([XR]).
+the XR offloading paper ([XR]).
 
 The model
 ---------

@@ -2,7 +2,7 @@ r"""Independent oracles for the offloading families: HiGHS LP/MILP and brute for
 
 These functions exist to *check* the solvers of :mod:`edgealloc.offload`
 (``_server.py``), so they are written from the problem statement alone
-(PROBLEMS.md section 1; [XR] ``seeds/xr-offloading.txt``, problem (P1)) as
+(docs/problem-files.md; [XR] the XR offloading paper, problem (P1)) as
 generic models for a generic solver, and import nothing from the solver
 modules. They share only the problem classes of :mod:`.problem` (the data and
 the solver-independent :meth:`~.problem.OffloadServerProblem.evaluate`).

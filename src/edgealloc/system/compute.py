@@ -3,10 +3,10 @@
 References
 ----------
 [MEL-sync] Mohammad, U., Sorour, S. "Adaptive task allocation for mobile edge
-learning" (``seeds/mel-adaptive-task-allocation.txt``).
+learning" (Mohammad & Sorour, IEEE WCNCW 2019).
 [MEL-async] Mohammad, U., Sorour, S., Hefeida, M. "Task allocation for
 asynchronous mobile edge learning with delay and energy constraints"
-(``seeds/mel-async-energy.txt``).
+(Mohammad, Sorour & Hefeida, arXiv:2012.00143).
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ devices at once.
 References
 ----------
 [MEL-sync] Mohammad, U., Sorour, S. "Adaptive task allocation for mobile edge
-learning" (``seeds/mel-adaptive-task-allocation.txt``), Section V-A.
+learning" (Mohammad & Sorour, IEEE WCNCW 2019), Section V-A.
 [MEL-async] Mohammad, U., Sorour, S., Hefeida, M. "Task allocation for
 asynchronous mobile edge learning with delay and energy constraints"
-(``seeds/mel-async-energy.txt``), Section 5.1.
+(Mohammad, Sorour & Hefeida, arXiv:2012.00143), Section 5.1.
 """
 
 from __future__ import annotations
@@ -417,7 +417,7 @@ def heterogeneity(n: int, eta: float, s: float) -> FloatArray:
     References
     ----------
     [XR] Collaborative machine learning in XR with server and D2D
-    offloading (``seeds/xr-offloading.txt``), Section IV-A, eq. (2), Fig. 1.
+    offloading (the XR offloading paper), Section IV-A, eq. (2), Fig. 1.
 
     Examples
     --------

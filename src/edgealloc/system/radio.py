@@ -15,10 +15,10 @@ model ``128 + 37.1 log(R)`` dB), both instances of `LogDistance`.
 References
 ----------
 [MEL-sync] Mohammad, U., Sorour, S. "Adaptive task allocation for mobile edge
-learning" (``seeds/mel-adaptive-task-allocation.txt``).
+learning" (Mohammad & Sorour, IEEE WCNCW 2019).
 [MEL-async] Mohammad, U., Sorour, S., Hefeida, M. "Task allocation for
 asynchronous mobile edge learning with delay and energy constraints"
-(``seeds/mel-async-energy.txt``).
+(Mohammad, Sorour & Hefeida, arXiv:2012.00143).
 """
 
 from __future__ import annotations
@@ -483,7 +483,7 @@ def link_rate(
 # --------------------------------------------------------------------------- 60 GHz D2D links
 #
 # [XR] Collaborative machine learning in XR with server and D2D
-# offloading (``seeds/xr-offloading.txt``), Section IV-A and Table I.
+# offloading (the XR offloading paper), Section IV-A and Table I.
 
 
 def directivity_gain(beamwidth_rad: ArrayLike) -> FloatArray | float:

@@ -3,7 +3,7 @@
 References
 ----------
 [MEL-sync] Mohammad, U., Sorour, S. "Adaptive task allocation for mobile edge
-learning" (``seeds/mel-adaptive-task-allocation.txt``), Section V-A.
+learning" (Mohammad & Sorour, IEEE WCNCW 2019), Section V-A.
 """
 
 from __future__ import annotations
