@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import doctest
 import itertools
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import edgealloc.experiments._template as template_mod
 import edgealloc.experiments.runner as runner_mod
 from edgealloc.errors import ValidationError
-from edgealloc.experiments import EXPERIMENTS, ExperimentOutput, run_experiment
+from edgealloc.experiments import EXPERIMENTS, Experiment, ExperimentOutput, run_experiment
 from edgealloc.experiments import mel_async_allocation as async_exp
 from edgealloc.experiments import mel_local_updates as sync_exp
+from edgealloc.experiments._template import Figure, Table
 from edgealloc.experiments.runner import load_store, run_sweep, task_key
+
+EXPERIMENTS_DIR = Path(template_mod.__file__).parent
 
 
 # ---------------------------------------------------------------------------
@@ -180,11 +186,115 @@ def test_non_json_result_is_refused(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------
+# The template
+# ---------------------------------------------------------------------------
+def test_template_doctests() -> None:
+    result = doctest.testmod(template_mod)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def _square_rows(cfg, tasks, results) -> dict[str, Any]:
+    return {"rows": [{**t, **r} for t, r in zip(tasks, results, strict=True)]}
+
+
+def _draw_marker(cfg, data, path: Path) -> None:
+    path.write_bytes(b"figure")
+
+
+def _toy(**changes: Any) -> Experiment:
+    parts: dict[str, Any] = {
+        "name": "toy",
+        "title": "Squares",
+        "description": "x squared",
+        "default_seeds": 4,
+        "quick_seeds": 2,
+        "tasks": lambda cfg: [{"x": s, "k": cfg.options["k"]} for s in range(cfg.seeds)],
+        "worker": runner_mod._square,
+        "analyse": _square_rows,
+        "tables": (Table("", ("x", "y"), "rows"), Table("-k", ("k", "x"), "rows")),
+        "figures": (Figure("-fig", _draw_marker),),
+        "summary": lambda cfg, data: [{"n": len(data["rows"]), "given": cfg.seeds_given}],
+        "notes": lambda cfg, data, sweep: [f"{sweep.instances} tasks"],
+        "options": {"k": 1},
+    }
+    parts.update(changes)
+    return Experiment(**parts)
+
+
+def test_template_run_writes_figures_tables_store_in_order(tmp_path: Path) -> None:
+    out = _toy().run(tmp_path, workers=1, progress=False, k=7)
+    assert [p.name for p in out.files] == ["toy-fig.png", "toy.csv", "toy-k.csv", "toy-store.jsonl"]
+    assert (tmp_path / "toy-fig.png").read_bytes() == b"figure"
+    assert (tmp_path / "toy.csv").read_text().splitlines() == ["x,y", "0,0", "1,1", "2,4", "3,9"]
+    assert (tmp_path / "toy-k.csv").read_text().splitlines()[1:] == ["7,0", "7,1", "7,2", "7,3"]
+    assert out.summary == [{"n": 4, "given": False}] and out.notes == ["4 tasks"]
+    quick = _toy().run(tmp_path / "q", quick=True, seeds=3, workers=1, progress=False)
+    assert quick.summary == [{"n": 3, "given": True}]  # explicit seeds win over quick_seeds
+
+
+def test_template_checks_options_before_anything_runs(tmp_path: Path) -> None:
+    def prepare(cfg) -> dict[str, Any]:
+        if cfg.options["k"] < 0:
+            raise ValidationError("k", "must be >= 0")
+        return {"k": cfg.options["k"] * 10}
+
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+        _toy().run(tmp_path / "a", workers=1, progress=False, bogus=1)
+    with pytest.raises(ValidationError, match="k"):
+        _toy(prepare=prepare).run(tmp_path / "b", workers=1, progress=False, k=-1)
+    assert not any(tmp_path.iterdir())  # refused before the output folder was made
+    _toy(prepare=prepare).run(tmp_path / "c", workers=1, progress=False, k=2)
+    assert (tmp_path / "c" / "toy-k.csv").read_text().splitlines()[1] == "20,0"
+
+
+def _sources() -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(EXPERIMENTS_DIR.glob("*.py"))}
+
+
+def test_experiments_never_import_each_other() -> None:
+    """Experiment modules share code through the private modules only."""
+    experiments = {e.name.replace("-", "_") for e in EXPERIMENTS.values()}
+    assert experiments <= {p.stem for p in EXPERIMENTS_DIR.glob("*.py")}
+    for path in EXPERIMENTS_DIR.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                targets = {node.module} if node.module else {a.name for a in node.names}
+                assert not targets & experiments, (path.name, node.lineno)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "edgealloc.experiments."
+            ):
+                assert node.module.rsplit(".", 1)[1] not in experiments, (path.name, node.lineno)
+
+
+def test_experiments_take_scheme_colours_from_the_palette() -> None:
+    """No experiment module gives a scheme a colour of its own (edgealloc._style has them)."""
+    own = re.compile(
+        r"""["'](optimal|paper|equal|relaxed|none)["']\s*:\s*"""
+        r"""(\{[^}]*["']colou?r["']|["']#[0-9a-fA-F]{6}["'])"""
+    )
+    assert own.search('"paper": {"color": "#2ca02c", "marker": "x"}')  # what it looks for
+    for name, text in _sources().items():
+        assert not own.search(text), name
+
+
+def test_experiments_use_the_status_vocabulary() -> None:
+    """Statuses only through edgealloc.result.Status, never as string literals."""
+    literal = re.compile(r"""["'](error|diverged)["']|\(["']optimal["'],\s*["']feasible["']\)""")
+    assert literal.search('r.get("status") not in ("optimal", "feasible")')
+    for name, text in _sources().items():
+        assert not literal.search(text), name
+
+
+# ---------------------------------------------------------------------------
 # Registry
 # ---------------------------------------------------------------------------
 def test_registry_and_unknown_name(tmp_path: Path) -> None:
     assert {"mel-local-updates", "mel-async-allocation"} <= set(EXPERIMENTS)
     for name, exp in EXPERIMENTS.items():
+        assert isinstance(exp, Experiment)
         assert exp.name == name and exp.title and exp.description and callable(exp.run)
     with pytest.raises(ValidationError) as info:
         run_experiment("no-such-thing", tmp_path)
@@ -250,9 +360,12 @@ def test_sync_reproduction_files_and_columns(sync_run) -> None:
     out, res = sync_run
     _check_files(out, res, "mel-local-updates")
     cols, rows = _read_csv(out / "mel-local-updates.csv")
-    assert cols == list(sync_exp.SUMMARY_COLUMNS)
+    assert (
+        ",".join(cols)
+        == "preset,panel,K,T,scheme,seeds,solvable,ok,infeasible,failed,mean,std,min,max"
+    )
     scols, srows = _read_csv(out / "mel-local-updates-seeds.csv")
-    assert scols == list(sync_exp.SEED_COLUMNS)
+    assert ",".join(scols) == "preset,panel,K,T,scheme,seed,status,tau"
     assert {r["preset"] for r in rows} == set(sync_exp.PRESETS)
     assert {r["scheme"] for r in rows} == set(sync_exp.SCHEMES)
     assert {r["seed"] for r in srows} == {"0", "1", "2"}  # quick: 3 seeds
@@ -320,9 +433,9 @@ def test_async_reproduction(async_run) -> None:
     out, res = async_run
     _check_files(out, res, "mel-async-allocation")
     cols, rows = _read_csv(out / "mel-async-allocation.csv")
-    assert cols == list(async_exp.SUMMARY_COLUMNS)
+    assert ",".join(cols) == "E,T,c,scheme,seeds,solvable,ok,infeasible,failed,mean,std,min,max"
     scols, srows = _read_csv(out / "mel-async-allocation-seeds.csv")
-    assert scols == list(async_exp.SEED_COLUMNS)
+    assert ",".join(scols) == "E,T,c,scheme,seed,status,mean_tau"
     assert {float(r["E"]) for r in rows} == {10.0, 20.0, 30.0}
     assert {r["scheme"] for r in rows if int(r["c"]) != async_exp.COMPARE_C} == {"optimal"}
     assert {r["scheme"] for r in rows if int(r["c"]) == async_exp.COMPARE_C} == {

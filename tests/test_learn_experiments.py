@@ -20,11 +20,27 @@ import pytest
 pytest.importorskip("torch")
 
 import edgealloc
+import edgealloc.experiments.runner as runner_mod
 from edgealloc.errors import ValidationError
 from edgealloc.experiments import EXPERIMENTS, ExperimentOutput, run_experiment
 from edgealloc.experiments import mel_accuracy as sync_acc
 from edgealloc.experiments import mel_async_accuracy as async_acc
 from edgealloc.experiments.runner import load_store
+from edgealloc.result import Status
+
+OK = {Status.OPTIMAL, Status.FEASIBLE}
+
+
+#: The CSV columns the two experiments share (after their own keys).
+CURVE_STATS = (
+    "cycle,seeds,tau_mean,cycle_time_s,sim_time_s,accuracy_mean,accuracy_std,accuracy_min,"
+    "accuracy_max,train_loss_mean,train_loss_std"
+)
+REACH_STATS = (
+    "seeds,reached,cycles_mean,cycles_std,cycles_min,cycles_max,sim_time_s_mean,"
+    "deadline_time_s_mean"
+)
+CYCLE_VALUES = "cycle,sim_time_s,energy_j,test_accuracy,test_loss,train_loss"
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -57,8 +73,22 @@ def async_quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Experim
 def test_registered() -> None:
     for name, module in (("mel-accuracy", sync_acc), ("mel-async-accuracy", async_acc)):
         exp = EXPERIMENTS[name]
-        assert exp.run is module.run
+        assert exp is module.EXPERIMENT and module.run.__self__ is exp
+        assert exp.worker is module.train_task
         assert exp.title and exp.description
+
+
+def _refuse_to_compute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every sweep fail on the first task it would compute (none may be missing)."""
+    sweep = runner_mod.run_sweep
+
+    def boom(task: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError(f"recomputed {task}")
+
+    def no_compute(fn, tasks, **kwargs):
+        return sweep(boom, tasks, **kwargs)
+
+    monkeypatch.setattr(runner_mod, "run_sweep", no_compute)
 
 
 # ---------------------------------------------------------------------------
@@ -79,7 +109,7 @@ def test_sync_files_and_columns(sync_quick: tuple[Path, ExperimentOutput]) -> No
     assert (out / "mel-accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     cols, rows = _read_csv(out / "mel-accuracy.csv")
-    assert cols == list(sync_acc.CURVE_COLUMNS)
+    assert ",".join(cols) == "preset,K,T,scheme," + CURVE_STATS
     cycles = sync_acc.CYCLES_QUICK
     groups = {(r["preset"], r["K"], r["T"], r["scheme"]) for r in rows}
     expected = {
@@ -96,13 +126,15 @@ def test_sync_files_and_columns(sync_quick: tuple[Path, ExperimentOutput]) -> No
         assert _num(r["sim_time_s"]) == pytest.approx(int(r["cycle"]) * _num(r["cycle_time_s"]))
 
     cols, rows = _read_csv(out / "mel-accuracy-thresholds.csv")
-    assert cols == list(sync_acc.THRESHOLD_COLUMNS)
+    assert ",".join(cols) == "preset,K,T,threshold,scheme," + REACH_STATS + ",reduction_vs_equal"
     assert len(rows) == len(sync_acc.PRESETS) * len(sync_acc.SETTINGS) * len(
         sync_acc.THRESHOLDS
     ) * len(sync_acc.SCHEMES)
 
     cols, rows = _read_csv(out / "mel-accuracy-seeds.csv")
-    assert cols == list(sync_acc.SEED_COLUMNS)
+    assert ",".join(cols) == (
+        "preset,K,T,scheme,seed,status,tau_min,tau_max,cycle_time_s," + CYCLE_VALUES
+    )
     assert len(rows) == len(expected) * 2 * (cycles + 1)  # quick: 2 seeds
 
     # The summary puts the paper's reported numbers beside ours.
@@ -141,7 +173,7 @@ def test_sync_allocation_property(sync_quick: tuple[Path, ExperimentOutput]) -> 
             continue
         eq = runs[(preset, k, t, seed, "equal")]
         for r in (opt, eq):
-            assert r["status"] in ("optimal", "feasible")
+            assert r["status"] in OK
             assert 0 < r["cycle_time_s"] <= t + 1e-9
             assert len(set(r["tau"])) == 1  # synchronous
         tau_o, tau_e = opt["tau"][0], eq["tau"][0]
@@ -212,10 +244,7 @@ def test_sync_resume_recomputes_nothing(
     before = store.read_bytes()
     csv_before = (out / "mel-accuracy-seeds.csv").read_bytes()
 
-    def boom(task: dict[str, Any]) -> dict[str, Any]:
-        raise AssertionError(f"recomputed {task}")
-
-    monkeypatch.setattr(sync_acc, "train_task", boom)
+    _refuse_to_compute(monkeypatch)
     again = run_experiment("mel-accuracy", out, quick=True, workers=1, progress=False)
     assert store.read_bytes() == before
     assert (out / "mel-accuracy-seeds.csv").read_bytes() == csv_before
@@ -237,6 +266,8 @@ def test_sync_bad_options(tmp_path: Path) -> None:
         sync_acc.run(tmp_path, quick=True, presets=("mel-async",), workers=1, progress=False)
     with pytest.raises(ValidationError, match="dataset"):
         sync_acc.run(tmp_path, quick=True, dataset="cifar10", workers=1, progress=False)
+    with pytest.raises(TypeError, match="presets"):  # mel-async-accuracy has no presets option
+        async_acc.run(tmp_path, quick=True, presets=("mel-sync",), workers=1, progress=False)
     assert not any(tmp_path.iterdir())  # nothing was run
 
 
@@ -265,27 +296,30 @@ def test_async_files_and_columns(async_quick: tuple[Path, ExperimentOutput]) -> 
     for p in res.files:
         assert p.parent == out and p.stat().st_size > 0
     cols, rows = _read_csv(out / "mel-async-accuracy.csv")
-    assert cols == list(async_acc.CURVE_COLUMNS)
+    assert ",".join(cols) == "E,T,variant,scheme,c," + CURVE_STATS
     # HU has no allocation at E = 10 J (no curve); everything else trained
     trained = {(r["E"], r["T"], r["variant"]) for r in rows}
     assert len(trained) == len(async_acc.SETTINGS_QUICK) * len(async_acc.VARIANTS_QUICK) - 1
     assert ("10.0", "10.0", "HU-Sync") not in trained
     assert len(rows) == len(trained) * (async_acc.CYCLES_QUICK + 1)
     cols, upd = _read_csv(out / "mel-async-accuracy-updates.csv")
-    assert cols == list(async_acc.UPDATE_COLUMNS)
+    assert ",".join(cols) == "E,T,threshold,variant,scheme,c," + REACH_STATS + ",reduction_vs_sync"
     assert len(upd) == len(async_acc.SETTINGS_QUICK) * len(async_acc.THRESHOLDS) * len(
         async_acc.VARIANTS_QUICK
     )
     cols, seeds = _read_csv(out / "mel-async-accuracy-seeds.csv")
-    assert cols == list(async_acc.SEED_COLUMNS)
+    assert ",".join(cols) == (
+        "E,T,variant,scheme,c,seed,status,tau_min,tau_max,tau_mean,cycle_time_s,"
+        "energy_j_per_cycle," + CYCLE_VALUES
+    )
     variants = {r["variant"] for r in seeds}
-    assert variants == {async_acc.variant_label(s, c) for s, c in async_acc.VARIANTS_QUICK}
+    assert variants == {"HA-Sync", "HA-Asyn c=2", "HU-Sync"}  # VARIANTS_QUICK
     # Every run either trained (cycles + 1 rows) or says why not (one row, no accuracy).
     per_run: dict[tuple, list[dict[str, str]]] = defaultdict(list)
     for r in seeds:
         per_run[(r["E"], r["T"], r["variant"], r["seed"])].append(r)
     for rs in per_run.values():
-        if rs[0]["status"] in ("optimal", "feasible"):
+        if rs[0]["status"] in OK:
             assert len(rs) == async_acc.CYCLES_QUICK + 1
         else:
             assert len(rs) == 1 and rs[0]["test_accuracy"] == ""
@@ -308,17 +342,17 @@ def test_async_allocation_properties(async_quick: tuple[Path, ExperimentOutput])
             continue
         asyn = runs[(e, t, seed, "HA-Asyn c=2")]
         hu = runs[(e, t, seed, "HU-Sync")]
-        assert sync["status"] == asyn["status"] == "optimal"
+        assert sync["status"] == asyn["status"] == Status.OPTIMAL
         tau_s = np.asarray(sync["tau"])
         tau_a = np.asarray(asyn["tau"])
         assert len(set(tau_s.tolist())) == 1
         assert tau_a.max() - tau_a.min() <= 2  # the staleness cap
         assert tau_a.mean() >= tau_s.mean()
         assert max(sync["cycle_time_s"], asyn["cycle_time_s"]) <= t + 1e-9
-        if hu["status"] in ("optimal", "feasible"):
+        if hu["status"] in OK:
             assert tau_s[0] >= hu["tau"][0]
         else:  # HU has no allocation: the energy budgets cannot hold d/K samples
-            assert hu["status"] == "infeasible" and e == 10.0
+            assert hu["status"] == Status.INFEASIBLE and e == 10.0
         checked += 1
     assert checked == len(async_acc.SETTINGS_QUICK) * 2
 
@@ -330,10 +364,7 @@ def test_async_resume_recomputes_nothing(
     store = out / "mel-async-accuracy-store.jsonl"
     before = store.read_bytes()
 
-    def boom(task: dict[str, Any]) -> dict[str, Any]:
-        raise AssertionError(f"recomputed {task}")
-
-    monkeypatch.setattr(async_acc, "train_task", boom)
+    _refuse_to_compute(monkeypatch)
     again = run_experiment("mel-async-accuracy", out, quick=True, workers=1, progress=False)
     assert store.read_bytes() == before
     assert again.summary == first.summary

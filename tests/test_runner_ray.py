@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+import edgealloc.experiments.runner as runner_mod
 from edgealloc.errors import ValidationError
 from edgealloc.experiments import run_experiment
 from edgealloc.experiments.runner import load_store, run_sweep, sweep_backend, task_key
@@ -74,10 +75,36 @@ def _sweep(fn, tasks, store, workers=2, **kw) -> list[Any]:
 # ---------------------------------------------------------------------------
 # Backend selection and validation (no Ray needed)
 # ---------------------------------------------------------------------------
-def test_sweep_backend_sets_and_restores_the_default(tmp_path: Path) -> None:
+class _Recording:
+    """A backend that runs the tasks in this process and counts them."""
+
+    def __init__(self) -> None:
+        self.tasks = 0
+
+    def run(self, fn, tasks, workers):
+        for i, task in enumerate(tasks):
+            self.tasks += 1
+            yield i, fn(task)
+
+
+def test_sweep_backend_sets_and_restores_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with sweep_backend("local"):
         out = _sweep(_where, [{"k": 1}], None, workers=1)
     assert out == [{"pid": os.getpid()}]  # local, workers=1: in this process
+    fake = _Recording()
+    monkeypatch.setitem(runner_mod.BACKENDS, "fake", fake)
+    with sweep_backend("fake"):
+        _sweep(_where, [{"k": 1}, {"k": 2}], None, workers=1)
+        assert fake.tasks == 2  # the block's default
+        with sweep_backend("local"):  # nested: the inner block's default ...
+            _sweep(_where, [{"k": 3}], None, workers=1)
+        assert fake.tasks == 2
+        _sweep(_where, [{"k": 4}], None, workers=1)  # ... and the outer one's again after it
+        assert fake.tasks == 3
+    _sweep(_where, [{"k": 5}], None, workers=1)
+    assert fake.tasks == 3  # restored: local outside the blocks
     with pytest.raises(ValidationError) as info, sweep_backend("dask"):
         pass
     assert info.value.field == "backend"

@@ -5,12 +5,17 @@
 ['mel-accuracy', 'mel-async-accuracy', 'mel-async-allocation', 'mel-local-updates',
  'xr-heterogeneity', 'xr-online-regression', 'xr-users']
 
-Each experiment sweeps a paper's figure over a grid and random seeds with
-:func:`~edgealloc.experiments.runner.run_sweep` (local processes, a JSONL
-results store that survives interruption), then writes a PNG and CSV tables
-into an output folder. ``edgealloc reproduce NAME`` calls
-:func:`run_experiment`; ``docs/reproductions.md`` compares the results with
-the papers.
+Every experiment is declared on one template, :class:`Experiment`
+(:mod:`._template`, whose docstring says how to add one): its tasks, its
+worker, its CSV tables, its figures, its summary and notes. The template's
+``run`` sweeps the tasks with :func:`~edgealloc.experiments.runner.run_sweep`
+(local processes, a JSONL results store that survives interruption), then
+writes the PNGs and CSV tables into an output folder. ``edgealloc reproduce
+NAME`` calls :func:`run_experiment`; ``docs/reproductions.md`` compares the
+results with the papers. Experiments of a family share code through private
+modules: :mod:`._allocation` (solve-and-aggregate sweeps), :mod:`._accuracy`
+(training runs), :mod:`._xr` and :mod:`._xr_tables` (the XR offloading
+scenario and its gain tables).
 
 - ``mel-local-updates`` — :mod:`.mel_local_updates`: Fig. 1 of the sync MEL
   paper (tau vs K and vs T; optimal, relaxed, paper, equal).
@@ -48,101 +53,26 @@ from . import (
     xr_online_regression,
     xr_users,
 )
-from ._common import Experiment as Experiment
-from ._common import ExperimentOutput as ExperimentOutput
+from ._template import Experiment as Experiment
+from ._template import ExperimentOutput as ExperimentOutput
 from .runner import run_sweep as run_sweep
 from .runner import sweep_backend
 
 __all__ = ["EXPERIMENTS", "Experiment", "ExperimentOutput", "run_experiment", "run_sweep"]
 
+#: The experiment modules; each declares one :class:`Experiment` as ``EXPERIMENT``.
+_MODULES = (
+    mel_local_updates,
+    mel_async_allocation,
+    mel_accuracy,
+    mel_async_accuracy,
+    xr_online_regression,
+    xr_heterogeneity,
+    xr_users,
+)
+
 #: experiment name -> :class:`Experiment`.
-EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e
-    for e in (
-        Experiment(
-            name="mel-local-updates",
-            title="Sync MEL, Fig. 1: local iterations vs learners and cycle time",
-            description=(
-                "Mohammad & Sorour, Adaptive Task Allocation for Mobile Edge Learning, "
-                "Fig. 1: tau vs K (T = 30, 60 s) and vs T (K = 10, 20) for the schemes "
-                "optimal, relaxed, paper and equal, averaged over random placements, for "
-                "the presets mel-sync (literal Table I) and mel-sync-calibrated."
-            ),
-            run=mel_local_updates.run,
-        ),
-        Experiment(
-            name="mel-async-allocation",
-            title="Async MEL: mean local iterations vs cycle time, energy and staleness",
-            description=(
-                "Asynchronous MEL with energy limits (Table 1, Section 5): mean tau vs "
-                "T = 5..40 s for E = 10, 20, 30 J and staleness c = 0..5 (scheme optimal), "
-                "with the paper's Algorithm 1 and equal allocation at c = 2, averaged over "
-                "random placements and budgets (preset mel-async)."
-            ),
-            run=mel_async_allocation.run,
-        ),
-        Experiment(
-            name="mel-accuracy",
-            title="Sync MEL, Fig. 2: test accuracy after each global cycle, optimal vs equal",
-            description=(
-                "Mohammad & Sorour, Adaptive Task Allocation for Mobile Edge Learning, "
-                "Fig. 2: the optimal, paper (Theorem 1) and equal (ETA) allocations at K = 20, "
-                "T = 12 s and K = 10, T = 30 s (presets mel-sync and mel-sync-calibrated) "
-                "trained for real on scikit-learn digits with the MEL MLP; accuracy vs cycles "
-                "and simulated time, cycles to reach 90, 95 and 97 %, mean and s.d. over 10 "
-                "seeds. Needs torch."
-            ),
-            run=mel_accuracy.run,
-        ),
-        Experiment(
-            name="mel-async-accuracy",
-            title="Async MEL, Figs. 4-5 and 7: accuracy of HA-Asyn vs HA-Sync vs HU",
-            description=(
-                "Asynchronous MEL with energy limits (preset mel-async), E = 10, 20, 30 J and "
-                "T = 10, 20 s: the HA-Asyn allocations (optimal, staleness c = 1..5), HA-Sync "
-                "(synchronous optimal) and HU (equal, sync and c = 2) trained for real on "
-                "scikit-learn digits with the MEL MLP; accuracy per global update and the "
-                "updates needed to reach 90 % and 95 %, over 5 seeds. Needs torch."
-            ),
-            run=mel_async_accuracy.run,
-        ),
-        Experiment(
-            name="xr-online-regression",
-            title="XR offloading: online least squares vs simulated time (no/server/D2D)",
-            description=(
-                "Collaborative learning for XR (xr-offloading), Section II-A: online "
-                "least-squares regression (d = 250) by batched online SGD on one data "
-                "stream with no offloading, server offloading and D2D offloading (optimal "
-                "plans per iteration); loss and parameter error vs simulated time and vs "
-                "iterations (identical gradients), over seeds."
-            ),
-            run=xr_online_regression.run,
-        ),
-        Experiment(
-            name="xr-heterogeneity",
-            title="XR offloading, Figs. 1-2: gain of server vs D2D offloading vs heterogeneity",
-            description=(
-                "Collaborative learning for XR (xr-offloading), Fig. 2: gain max_i T_i / T* "
-                "of Strategy #1 (edge server) and Strategy #2 (D2D), optimal and relaxed, vs "
-                "eta_comp and vs eta_comm (the other fixed at 0.5), mean and s.d. over 5000 "
-                "paired experiments per point (presets xr-server, xr-d2d); plus Fig. 1, the "
-                "heterogeneity function eq. (2)."
-            ),
-            run=xr_heterogeneity.run,
-        ),
-        Experiment(
-            name="xr-users",
-            title="XR offloading, Fig. 3: gain of server vs D2D offloading vs number of users",
-            description=(
-                "Collaborative learning for XR (xr-offloading), Fig. 3: gain of both "
-                "strategies vs N = 5..100 for steepness s = 0.5 and 2, eta_comp and eta_comm "
-                "in {0.2, 0.8}, mean and s.d. over 200 paired experiments per point "
-                "(50 above N = 50)."
-            ),
-            run=xr_users.run,
-        ),
-    )
-}
+EXPERIMENTS: dict[str, Experiment] = {m.EXPERIMENT.name: m.EXPERIMENT for m in _MODULES}
 
 
 def _positive_int(field: str, value: object) -> None:

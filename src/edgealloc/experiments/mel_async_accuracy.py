@@ -32,13 +32,20 @@ threshold. The numbers its text reports (MNIST):
   of up to 25 % over HA-Sync (abstract).
 
 Training, data, workload scale and clock are those of
-:mod:`.mel_accuracy` (scikit-learn digits, the MEL MLP with a 64-pixel input,
+:mod:`.mel_accuracy` (:mod:`._accuracy`) (scikit-learn digits, the MEL MLP with a 64-pixel input,
 :math:`d` = the training set, ``workload.cycles_per_flop`` scaled so that a
 local iteration over the training set costs the devices what it costs in the
 paper, which also scales the computing energy :math:`g_2 \\tau d`). The
 preset is ``mel-async`` (its readings of Table 1: ``docs/mel.md``). Each seed
 draws the placement, the budgets :math:`E_k \\sim U[E - 2.5, E + 2.5]`, the
 initial model and the batches, shared by all variants of the seed.
+
+Options
+-------
+Besides ``seeds``, ``workers``, ``quick`` (two settings, three variants,
+:data:`CYCLES_QUICK` updates) and ``progress``, :func:`run` takes ``cycles``
+(global updates per run, default :data:`CYCLES`), ``lr`` (default
+:data:`LR`), ``dataset`` and ``scale`` (as in :mod:`.mel_accuracy`).
 
 Files written to ``out_dir``
 ----------------------------
@@ -71,29 +78,31 @@ from typing import Any
 
 import numpy as np
 
-from ._common import ExperimentOutput, run_tasks, write_csv
-from .mel_accuracy import (
+from .._style import GRID, MUTED, scheme_color
+from ._accuracy import (
     CURVE_STATS,
     CYCLE_VALUES,
     DATASET,
+    OK_STATUSES,
     REACH_STATS,
     band,
-    check_options,
     curve_rows,
     fmt_reach,
     group_runs,
     mean_tau,
     ok_runs,
     reach_stats,
-    require_torch,
     run_training_task,
     training_note,
+    training_options,
     training_task,
 )
+from ._template import Config, Experiment, Figure, Sweep, Table
 
 __all__ = [
     "CURVE_COLUMNS",
     "CYCLES",
+    "EXPERIMENT",
     "LR",
     "SEED_COLUMNS",
     "SETTINGS",
@@ -185,15 +194,21 @@ def train_task(task: dict[str, Any]) -> dict[str, Any]:
     return run_training_task(task, PRESET, overrides)
 
 
-def _tasks(
-    seeds: int,
-    cycles: int,
-    lr: float,
-    settings: Sequence[tuple[float, float]],
-    variants: Sequence[tuple[str, int | None]],
-    dataset: str,
-    scale: str,
-) -> list[dict[str, Any]]:
+def _settings(cfg: Config) -> tuple[tuple[float, float], ...]:
+    return SETTINGS_QUICK if cfg.quick else SETTINGS
+
+
+def _variants(cfg: Config) -> tuple[tuple[str, int | None], ...]:
+    return VARIANTS_QUICK if cfg.quick else VARIANTS
+
+
+def _prepare(cfg: Config) -> dict[str, Any]:
+    """The options completed and checked (PyTorch, cycles, lr, scale, dataset)."""
+    return training_options(cfg, CYCLES, CYCLES_QUICK)
+
+
+def _tasks(cfg: Config) -> list[dict[str, Any]]:
+    o = cfg.options
     return [
         training_task(
             NAME,
@@ -205,74 +220,28 @@ def _tasks(
                 "c": c,
             },
             seed=seed,
-            cycles=cycles,
-            lr=lr,
-            dataset=dataset,
-            scale=scale,
+            cycles=o["cycles"],
+            lr=o["lr"],
+            dataset=o["dataset"],
+            scale=o["scale"],
         )
-        for e, t in settings
-        for seed in range(seeds)
-        for scheme, c in variants
+        for e, t in _settings(cfg)
+        for seed in range(cfg.seeds)
+        for scheme, c in _variants(cfg)
     ]
 
 
-def run(
-    out_dir: Path,
-    *,
-    seeds: int | None = None,
-    workers: int | None = None,
-    quick: bool = False,
-    progress: bool = True,
-    cycles: int | None = None,
-    lr: float = LR,
-    dataset: str = DATASET,
-    scale: str = "paper",
-) -> ExperimentOutput:
-    """Run the reproduction into ``out_dir`` (see the module docstring for the files).
-
-    Parameters
-    ----------
-    out_dir
-        Output folder; its results store makes a re-run resume.
-    seeds
-        Seeds per setting; default 5 (``quick``: 2).
-    workers
-        Worker processes (default ``os.cpu_count()``; 1 runs in this process).
-    quick
-        Two settings, three variants and :data:`CYCLES_QUICK` updates: seconds.
-    progress
-        Show a progress bar on a terminal.
-    cycles, lr
-        Global updates per run (default :data:`CYCLES`) and learning rate.
-    dataset, scale
-        As in :func:`edgealloc.experiments.mel_accuracy.run`.
-    """
-    require_torch()
-    seeds = seeds if seeds is not None else (2 if quick else 5)
-    cycles = cycles if cycles is not None else (CYCLES_QUICK if quick else CYCLES)
-    check_options(cycles, lr, scale, dataset)
-    settings = SETTINGS_QUICK if quick else SETTINGS
-    variants = VARIANTS_QUICK if quick else VARIANTS
-    out_dir = Path(out_dir)
-    tasks = _tasks(seeds, cycles, lr, settings, variants, dataset, scale)
-    sweep = run_tasks(NAME, train_task, tasks, out_dir, workers=workers, progress=progress)
-    groups, seed_rows = group_runs(tasks, sweep.results, _KEYS, extra=("energy_j_per_cycle",))
-    curves = curve_rows(groups, _KEYS)
-    updates = _update_rows(groups, settings, variants)
-    files = [
-        _plot_curves(curves, out_dir / f"{NAME}.png", settings, variants, seeds, lr, dataset),
-        _plot_updates(updates, out_dir / f"{NAME}-updates.png", settings, variants, seeds),
-        write_csv(out_dir / f"{NAME}.csv", curves, CURVE_COLUMNS),
-        write_csv(out_dir / f"{NAME}-updates.csv", updates, UPDATE_COLUMNS),
-        write_csv(out_dir / f"{NAME}-seeds.csv", seed_rows, SEED_COLUMNS),
-        sweep.store,
-    ]
-    runs = f"{seeds} seed(s) x variants x settings, {cycles} updates each"
-    return ExperimentOutput(
-        files=files,
-        summary=_summary(groups, updates, settings, variants, cycles),
-        notes=[training_note(groups, sweep, runs, lr, dataset), *_notes(groups)],
-    )
+def _analyse(
+    cfg: Config, tasks: Sequence[Mapping[str, Any]], results: Sequence[Any]
+) -> dict[str, Any]:
+    """The runs by curve (``groups``), and the rows of the three tables."""
+    groups, seed_rows = group_runs(tasks, results, _KEYS, extra=("energy_j_per_cycle",))
+    return {
+        "groups": groups,
+        "curves": curve_rows(groups, _KEYS),
+        "updates": _update_rows(groups, _settings(cfg), _variants(cfg)),
+        "seed_rows": seed_rows,
+    }
 
 
 def _update_rows(
@@ -324,13 +293,9 @@ def _best_asyn(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     return min(full, key=lambda r: (r["cycles_mean"], r["c"])) if full else None
 
 
-def _summary(
-    groups: Mapping[tuple, Sequence[Mapping[str, Any]]],
-    updates: Sequence[Mapping[str, Any]],
-    settings: Sequence[tuple[float, float]],
-    variants: Sequence[tuple[str, int | None]],
-    cycles: int,
-) -> list[dict[str, Any]]:
+def _summary(cfg: Config, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    groups, updates, cycles = data["groups"], data["updates"], cfg.options["cycles"]
+    settings, variants = _settings(cfg), _variants(cfg)
     out = []
     for e, t in settings:
         row: dict[str, Any] = {"E": f"{e:g} J", "T": f"{t:g} s"}
@@ -371,9 +336,12 @@ def _summary(
     return out
 
 
-def _notes(groups: Mapping[tuple, Sequence[Mapping[str, Any]]]) -> list[str]:
-    """The notes after :func:`~.mel_accuracy.training_note`: readings and runs without a curve."""
+def _notes(cfg: Config, data: Mapping[str, Any], sweep: Sweep) -> list[str]:
+    """What ran (:func:`._accuracy.training_note`), readings taken, runs without a curve."""
+    o, groups = cfg.options, data["groups"]
+    runs = f"{cfg.seeds} seed(s) x variants x settings, {o['cycles']} updates each"
     notes = [
+        training_note(groups, sweep, runs, o["lr"], o["dataset"]),
         "Workload scaled as in mel-accuracy (one local iteration over the training set costs "
         "the devices what it costs in the paper); energy budgets from the mel-async preset.",
         "Paper (MNIST), T = 10 s, E = 10 J: 94 % after 5 updates (c = 1, 2) vs 7 (HA-Sync); "
@@ -382,7 +350,7 @@ def _notes(groups: Mapping[tuple, Sequence[Mapping[str, Any]]]) -> list[str]:
     missing: dict[tuple, list[str]] = defaultdict(list)
     for (e, t, variant, _s, _c), runs in groups.items():
         for r in runs:
-            if r.get("status") not in ("optimal", "feasible"):
+            if r.get("status") not in OK_STATUSES:
                 missing[(variant, r.get("status"))].append(f"E={e:g} J/T={t:g} s")
     for (variant, status), where in sorted(missing.items(), key=str):
         pts = sorted(set(where))
@@ -392,7 +360,16 @@ def _notes(groups: Mapping[tuple, Sequence[Mapping[str, Any]]]) -> list[str]:
     return notes
 
 
+#: Colours of the variants, defined once for both figures: HU-Sync is the scheme
+#: ``equal`` (the palette's colour), HU-Asyn a lighter grey; HA-Sync black and HA-Asyn
+#: one viridis colour per staleness c (the palette's ``optimal`` blue would be lost among
+#: them).
+_HA_SYNC_COLOR = "black"
+_HU_ASYN_COLOR = "#c6c6c6"
+
+
 def _colors(variants: Sequence[tuple[str, int | None]]) -> dict[str, Any]:
+    """The colour of each variant's label (see :data:`_HA_SYNC_COLOR`)."""
     from matplotlib import colormaps
 
     cmap = colormaps["viridis"]
@@ -400,23 +377,19 @@ def _colors(variants: Sequence[tuple[str, int | None]]) -> dict[str, Any]:
     for scheme, c in variants:
         label = variant_label(scheme, c)
         if scheme == "optimal":
-            out[label] = "black" if c is None else cmap(0.12 + 0.8 * (c - 1) / 4)
+            out[label] = _HA_SYNC_COLOR if c is None else cmap(0.12 + 0.8 * (c - 1) / 4)
         else:
-            out[label] = "#d62728" if c is None else "#ff9896"
+            out[label] = scheme_color("equal") if c is None else _HU_ASYN_COLOR
     return out
 
 
-def _plot_curves(
-    curves: Sequence[Mapping[str, Any]],
-    path: Path,
-    settings: Sequence[tuple[float, float]],
-    variants: Sequence[tuple[str, int | None]],
-    seeds: int,
-    lr: float,
-    dataset: str,
-) -> Path:
+def _plot_curves(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
+    """Figs. 4-5: accuracy per global update, one panel per (T, E), a line per variant."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    curves, settings, variants, seeds = data["curves"], _settings(cfg), _variants(cfg), cfg.seeds
+    lr, dataset = cfg.options["lr"], cfg.options["dataset"]
 
     ts = sorted({t for _, t in settings})
     es = sorted({e for e, _ in settings})
@@ -445,7 +418,7 @@ def _plot_curves(
                 else:
                     ax.plot(x, m, color=color[label], linewidth=1.3, label=text)
             for thr in THRESHOLDS:
-                ax.axhline(thr, color="#777777", linestyle=":", linewidth=0.9)
+                ax.axhline(thr, color=MUTED, linestyle=":", linewidth=0.9)
             if not any(p["E"] == e and p["T"] == t and p["scheme"] == "equal" for p in curves):
                 ax.text(
                     0.97,
@@ -455,10 +428,10 @@ def _plot_curves(
                     ha="right",
                     va="bottom",
                     fontsize=8,
-                    color="#d62728",
+                    color=scheme_color("equal"),
                 )
             ax.set_title(f"T = {t:g} s, E = {e:g} J", fontsize=10)
-            ax.grid(True, alpha=0.3)
+            ax.grid(True, **GRID)
             ax.legend(fontsize=7, loc="center right")
             if i == len(ts) - 1:
                 ax.set_xlabel("global update index")
@@ -471,19 +444,15 @@ def _plot_curves(
         fontsize=12,
     )
     fig.savefig(path, dpi=100)
-    return path
 
 
-def _plot_updates(
-    updates: Sequence[Mapping[str, Any]],
-    path: Path,
-    settings: Sequence[tuple[float, float]],
-    variants: Sequence[tuple[str, int | None]],
-    seeds: int,
-) -> Path:
+def _plot_updates(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
+    """Fig. 7: updates to reach each threshold, bars per variant and setting."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
+
+    updates, settings, variants, seeds = data["updates"], _settings(cfg), _variants(cfg), cfg.seeds
 
     color = _colors(variants)
     labels = [variant_label(s, c) for s, c in variants]
@@ -512,7 +481,7 @@ def _plot_updates(
                     continue
                 m, sd = row["cycles_mean"], row["cycles_std"]
                 top = max(top, m + sd)
-                ax.bar(x, m, width=width, color=color[label], yerr=sd, capsize=2, ecolor="#444444")
+                ax.bar(x, m, width=width, color=color[label], yerr=sd, capsize=2, ecolor=MUTED)
                 if row["reached"] < row["seeds"]:
                     ax.text(
                         x,
@@ -524,7 +493,7 @@ def _plot_updates(
                     )
         ax.set_ylim(0, top * 1.15 + 1)
         ax.set_ylabel(f"updates to reach {thr:.0%}")
-        ax.grid(True, axis="y", alpha=0.3)
+        ax.grid(True, axis="y", **GRID)
         ax.set_title(
             f"Global updates needed to reach {thr:.0%} test accuracy (n.r.: no seed reached it "
             "in the run; n/a: no allocation)",
@@ -542,4 +511,34 @@ def _plot_updates(
         fontsize=12,
     )
     fig.savefig(path, dpi=100)
-    return path
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    title="Async MEL, Figs. 4-5 and 7: accuracy of HA-Asyn vs HA-Sync vs HU",
+    description=(
+        "Asynchronous MEL with energy limits (preset mel-async), E = 10, 20, 30 J and "
+        "T = 10, 20 s: the HA-Asyn allocations (optimal, staleness c = 1..5), HA-Sync "
+        "(synchronous optimal) and HU (equal, sync and c = 2) trained for real on "
+        "scikit-learn digits with the MEL MLP; accuracy per global update and the "
+        "updates needed to reach 90 % and 95 %, over 5 seeds. Needs torch."
+    ),
+    default_seeds=5,
+    quick_seeds=2,
+    tasks=_tasks,
+    worker=train_task,
+    analyse=_analyse,
+    tables=(
+        Table("", CURVE_COLUMNS, "curves"),
+        Table("-updates", UPDATE_COLUMNS, "updates"),
+        Table("-seeds", SEED_COLUMNS, "seed_rows"),
+    ),
+    figures=(Figure("", _plot_curves), Figure("-updates", _plot_updates)),
+    summary=_summary,
+    notes=_notes,
+    options={"cycles": None, "lr": LR, "dataset": DATASET, "scale": "paper"},
+    prepare=_prepare,
+)
+#: Run the reproduction into ``out_dir`` (:meth:`.Experiment.run`; the options and files:
+#: the module docstring).
+run = EXPERIMENT.run

@@ -26,7 +26,7 @@ Files written to ``out_dir``
     ``paper`` and ``equal`` at c = 2; gaps where no allocation exists.
 ``mel-async-allocation.csv``
     Aggregated, one row per (E, T, c, scheme); columns :data:`SUMMARY_COLUMNS`
-    (statistics as in :mod:`._common`; ``mean`` is the mean over instances of
+    (statistics as in :mod:`._allocation`; ``mean`` is the mean over instances of
     the mean tau over learners).
 ``mel-async-allocation-seeds.csv``
     Raw, one row per (E, T, c, scheme, seed); columns :data:`SEED_COLUMNS`.
@@ -36,25 +36,19 @@ Files written to ``out_dir``
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._style import GRID, scheme_style
 from .._version import __version__
 from ..api import load_problem
-from ._common import (
-    STAT_COLUMNS,
-    ExperimentOutput,
-    aggregate,
-    error_notes,
-    fmt_mean_std,
-    run_tasks,
-    solve_record,
-    write_csv,
-)
+from ._allocation import STAT_COLUMNS, aggregate, error_notes, fmt_mean_std, solve_record
+from ._template import Config, Experiment, Figure, Sweep, Table
 
-__all__ = ["COMPARE_C", "SEED_COLUMNS", "SUMMARY_COLUMNS", "run", "solve_task"]
+__all__ = ["COMPARE_C", "EXPERIMENT", "SEED_COLUMNS", "SUMMARY_COLUMNS", "run", "solve_task"]
 
 NAME = "mel-async-allocation"
 PRESET = "mel-async"
@@ -79,9 +73,9 @@ def solve_task(task: dict[str, Any]) -> dict[str, Any]:
     return {scheme: solve_record(problem, scheme) for scheme in task["schemes"]}
 
 
-def _tasks(seeds: int, quick: bool) -> list[dict[str, Any]]:
-    t_grid = T_GRID_QUICK if quick else T_GRID
-    c_grid = C_GRID_QUICK if quick else C_GRID
+def _tasks(cfg: Config) -> list[dict[str, Any]]:
+    t_grid = T_GRID_QUICK if cfg.quick else T_GRID
+    c_grid = C_GRID_QUICK if cfg.quick else C_GRID
     return [
         {
             "experiment": NAME,
@@ -95,25 +89,14 @@ def _tasks(seeds: int, quick: bool) -> list[dict[str, Any]]:
         for e in E_GRID
         for t in t_grid
         for c in c_grid
-        for seed in range(seeds)
+        for seed in range(cfg.seeds)
     ]
 
 
-def run(
-    out_dir: Path,
-    *,
-    seeds: int | None = None,
-    workers: int | None = None,
-    quick: bool = False,
-    progress: bool = True,
-) -> ExperimentOutput:
-    """Run the reproduction into ``out_dir`` (see the module docstring for the files)."""
-    seeds = seeds if seeds is not None else (2 if quick else 10)
-    out_dir = Path(out_dir)
-    tasks = _tasks(seeds, quick)
-    sweep = run_tasks(NAME, solve_task, tasks, out_dir, workers=workers, progress=progress)
-    results, store, elapsed = sweep.results, sweep.store, sweep.seconds
-    n_instances, reused = sweep.instances, sweep.reused
+def _analyse(
+    cfg: Config, tasks: Sequence[Mapping[str, Any]], results: Sequence[Any]
+) -> dict[str, Any]:
+    """``records`` (one per instance and scheme) and their aggregate ``rows``."""
     records = [
         {
             "E": task["E"],
@@ -128,16 +111,14 @@ def run(
         for task, res in zip(tasks, results, strict=True)
         for scheme, rec in res.items()
     ]
-    rows = aggregate(records, ("E", "T", "c"))
-    files = [
-        _plot(rows, out_dir / f"{NAME}.png", seeds),
-        write_csv(out_dir / f"{NAME}.csv", rows, SUMMARY_COLUMNS),
-        write_csv(out_dir / f"{NAME}-seeds.csv", records, SEED_COLUMNS),
-        store,
-    ]
+    return {"records": records, "rows": aggregate(records, ("E", "T", "c"))}
+
+
+def _notes(cfg: Config, data: Mapping[str, Any], sweep: Sweep) -> list[str]:
+    rows = data["rows"]
     notes = [
-        f"{n_instances} instances ({seeds} seed(s) of placement and budgets per point), "
-        f"{reused} loaded from the store, {elapsed:.1f} s.",
+        f"{sweep.instances} instances ({cfg.seeds} seed(s) of placement and budgets per point), "
+        f"{sweep.reused} loaded from the store, {sweep.seconds:.1f} s.",
         "The async paper reports validation accuracy, not tau: there are no printed tau "
         "values to compare with (see docs/reproductions.md).",
     ]
@@ -160,11 +141,11 @@ def run(
             + ", ".join(f"E={e:g} J T={t:g} s ({n}/{m})" for e, t, n, m in partial)
             + "; those means are over the feasible instances."
         )
-    notes += error_notes(records)
-    return ExperimentOutput(files=files, summary=_summary(rows), notes=notes)
+    return notes + error_notes(data["records"])
 
 
-def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _summary(cfg: Config, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = data["rows"]
     index = {(r["E"], r["T"], r["c"], r["scheme"]): r for r in rows}
     cs = sorted({r["c"] for r in rows})
     out = []
@@ -181,12 +162,14 @@ def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _plot(rows: list[dict[str, Any]], path: Path, seeds: int) -> Path:
+def _plot(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
+    """Mean tau vs T per E: a line per staleness cap c, markers for paper and equal at c = 2."""
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
+    rows, seeds = data["rows"], cfg.seeds
     cs = sorted({r["c"] for r in rows})
     cmap = colormaps["viridis"]
     color = {c: cmap(0.9 * i / max(len(cs) - 1, 1)) for i, c in enumerate(cs)}
@@ -209,23 +192,21 @@ def _plot(rows: list[dict[str, Any]], path: Path, seeds: int) -> Path:
                 continue
             x, m, _ = got
             ax.plot(x, m, marker="o", markersize=4, color=color[c], linewidth=1.8)
-        for scheme, marker, col, ls in (
-            ("paper", "^", "black", ":"),
-            ("equal", "X", "#d62728", "--"),
-        ):
+        for scheme in ("paper", "equal"):
             got = series(e, COMPARE_C, scheme)
             if got is None:
                 continue
             x, m, sd = got
+            st = scheme_style(scheme)
             ax.errorbar(
                 x,
                 m,
                 yerr=sd,
-                marker=marker,
+                marker=st["marker"],
                 markersize=8 if scheme == "equal" else 9,
-                markerfacecolor="none" if scheme == "paper" else col,
-                color=col,
-                linestyle=ls,
+                markerfacecolor="none" if scheme == "paper" else st["color"],
+                color=st["color"],
+                linestyle=st["ls"],
                 linewidth=1.0,
                 capsize=2,
                 zorder=4,
@@ -240,11 +221,11 @@ def _plot(rows: list[dict[str, Any]], path: Path, seeds: int) -> Path:
                 ha="right",
                 va="bottom",
                 fontsize=8.5,
-                color="#d62728",
+                color=scheme_style("equal")["color"],
             )
         ax.set_title(f"E = {e:g} J (budgets U[{e - 2.5:g}, {e + 2.5:g}] J)", fontsize=11)
         ax.set_xlabel("global cycle time T (s)")
-        ax.grid(True, alpha=0.3)
+        ax.grid(True, **GRID)
         ax.set_xticks(sorted({r["T"] for r in rows}))
     axes[0].set_ylim(bottom=0)  # after plotting: the shared top covers every panel
     axes[0].set_ylabel("mean local iterations  (1/K) Σ τ_k")
@@ -263,18 +244,18 @@ def _plot(rows: list[dict[str, Any]], path: Path, seeds: int) -> Path:
         Line2D(
             [],
             [],
-            color="black",
-            marker="^",
+            color=scheme_style("paper")["color"],
+            marker=scheme_style("paper")["marker"],
             markerfacecolor="none",
-            linestyle=":",
+            linestyle=scheme_style("paper")["ls"],
             label=f"paper (Algorithm 1), c = {COMPARE_C}",
         ),
         Line2D(
             [],
             [],
-            color="#d62728",
-            marker="X",
-            linestyle="--",
+            color=scheme_style("equal")["color"],
+            marker=scheme_style("equal")["marker"],
+            linestyle=scheme_style("equal")["ls"],
             label=f"equal (HU), c = {COMPARE_C}",
         ),
     ]
@@ -285,4 +266,26 @@ def _plot(rows: list[dict[str, Any]], path: Path, seeds: int) -> Path:
         fontsize=12,
     )
     fig.savefig(path, dpi=110)
-    return path
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    title="Async MEL: mean local iterations vs cycle time, energy and staleness",
+    description=(
+        "Asynchronous MEL with energy limits (Table 1, Section 5): mean tau vs "
+        "T = 5..40 s for E = 10, 20, 30 J and staleness c = 0..5 (scheme optimal), "
+        "with the paper's Algorithm 1 and equal allocation at c = 2, averaged over "
+        "random placements and budgets (preset mel-async)."
+    ),
+    default_seeds=10,
+    quick_seeds=2,
+    tasks=_tasks,
+    worker=solve_task,
+    analyse=_analyse,
+    tables=(Table("", SUMMARY_COLUMNS, "rows"), Table("-seeds", SEED_COLUMNS, "records")),
+    figures=(Figure("", _plot),),
+    summary=_summary,
+    notes=_notes,
+)
+#: Run the reproduction into ``out_dir`` (:meth:`.Experiment.run`; files: the module docstring).
+run = EXPERIMENT.run

@@ -23,7 +23,7 @@ Files written to ``out_dir``
     stars.
 ``mel-local-updates.csv``
     Aggregated, one row per (preset, panel, K, T, scheme); columns
-    :data:`SUMMARY_COLUMNS` (statistics as in :mod:`._common`).
+    :data:`SUMMARY_COLUMNS` (statistics as in :mod:`._allocation`).
 ``mel-local-updates-seeds.csv``
     Raw, one row per (preset, panel, K, T, scheme, seed); columns
     :data:`SEED_COLUMNS`; ``tau`` is empty unless the scheme returned an
@@ -34,25 +34,20 @@ Files written to ``out_dir``
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._style import GRID, scheme_style
 from .._version import __version__
 from ..api import load_problem
-from ._common import (
-    STAT_COLUMNS,
-    ExperimentOutput,
-    aggregate,
-    error_notes,
-    fmt_mean_std,
-    run_tasks,
-    solve_record,
-    write_csv,
-)
+from ._allocation import STAT_COLUMNS, aggregate, error_notes, fmt_mean_std, solve_record
+from ._template import Config, Experiment, Figure, Sweep, Table
 
 __all__ = [
+    "EXPERIMENT",
     "PAPER_POINTS",
     "PRESETS",
     "SCHEMES",
@@ -83,13 +78,15 @@ PAPER_POINTS: dict[tuple[int, float], dict[str, int]] = {
 SEED_COLUMNS: tuple[str, ...] = ("preset", "panel", "K", "T", "scheme", "seed", "status", "tau")
 SUMMARY_COLUMNS: tuple[str, ...] = ("preset", "panel", "K", "T", "scheme", *STAT_COLUMNS)
 
+#: Line widths and marker sizes of the figure (colours and markers: the package palette).
 _LINE_WIDTH = {"optimal": 3.0, "relaxed": 1.2, "paper": 1.0, "equal": 1.8}
 _MARKER_SIZE = {"optimal": 6, "relaxed": 0, "paper": 8, "equal": 5}
-_STYLE = {
-    "optimal": {"color": "#1f77b4", "marker": "o", "label": "optimal (exact integer)"},
-    "relaxed": {"color": "#555555", "marker": "", "label": "relaxed (upper bound)"},
-    "paper": {"color": "#2ca02c", "marker": "x", "label": "paper (Theorem 1, rounded)"},
-    "equal": {"color": "#d62728", "marker": "s", "label": "equal (ETA)"},
+#: This figure's labels of the schemes.
+_LABEL = {
+    "optimal": "optimal (exact integer)",
+    "relaxed": "relaxed (upper bound)",
+    "paper": "paper (Theorem 1, rounded)",
+    "equal": "equal (ETA)",
 }
 
 
@@ -101,7 +98,7 @@ def solve_task(task: dict[str, Any]) -> dict[str, Any]:
     return {scheme: solve_record(problem, scheme) for scheme in task["schemes"]}
 
 
-def _tasks(seeds: int, quick: bool) -> tuple[list[str], list[dict[str, Any]]]:
+def _grid(seeds: int, quick: bool) -> tuple[list[str], list[dict[str, Any]]]:
     """``(panel of each task, tasks)``; a point on both panels is the same task (run once)."""
     k_grid = K_GRID_QUICK if quick else K_GRID
     t_grid = T_GRID_QUICK if quick else T_GRID
@@ -127,21 +124,15 @@ def _tasks(seeds: int, quick: bool) -> tuple[list[str], list[dict[str, Any]]]:
     return panels, tasks
 
 
-def run(
-    out_dir: Path,
-    *,
-    seeds: int | None = None,
-    workers: int | None = None,
-    quick: bool = False,
-    progress: bool = True,
-) -> ExperimentOutput:
-    """Run the reproduction into ``out_dir`` (see the module docstring for the files)."""
-    seeds = seeds if seeds is not None else (3 if quick else 20)
-    out_dir = Path(out_dir)
-    panels, tasks = _tasks(seeds, quick)
-    sweep = run_tasks(NAME, solve_task, tasks, out_dir, workers=workers, progress=progress)
-    results, store, elapsed = sweep.results, sweep.store, sweep.seconds
-    n_instances, reused = sweep.instances, sweep.reused
+def _tasks(cfg: Config) -> list[dict[str, Any]]:
+    return _grid(cfg.seeds, cfg.quick)[1]
+
+
+def _analyse(
+    cfg: Config, tasks: Sequence[Mapping[str, Any]], results: Sequence[Any]
+) -> dict[str, Any]:
+    """``records`` (one per instance and scheme) and their aggregate ``rows``."""
+    panels, _ = _grid(cfg.seeds, cfg.quick)
     records = [
         {
             "preset": task["preset"],
@@ -157,16 +148,14 @@ def run(
         for panel, task, res in zip(panels, tasks, results, strict=True)
         for scheme, rec in res.items()
     ]
-    rows = aggregate(records, ("preset", "panel", "K", "T"))
-    files = [
-        _plot(rows, out_dir / f"{NAME}.png", seeds),
-        write_csv(out_dir / f"{NAME}.csv", rows, SUMMARY_COLUMNS),
-        write_csv(out_dir / f"{NAME}-seeds.csv", records, SEED_COLUMNS),
-        store,
-    ]
+    return {"records": records, "rows": aggregate(records, ("preset", "panel", "K", "T"))}
+
+
+def _notes(cfg: Config, data: Mapping[str, Any], sweep: Sweep) -> list[str]:
+    rows = data["rows"]
     notes = [
-        f"{n_instances} instances ({seeds} placement seed(s) per point), "
-        f"{reused} loaded from the store, {elapsed:.1f} s.",
+        f"{sweep.instances} instances ({cfg.seeds} placement seed(s) per point), "
+        f"{sweep.reused} loaded from the store, {sweep.seconds:.1f} s.",
         "Means are over the instances that admit an allocation; a scheme that is "
         "infeasible or fails on any of them leaves a gap (counted in the CSV).",
     ]
@@ -183,13 +172,12 @@ def run(
             + ", ".join(f"{p} K={k} T={t:g} s ({n}/{m})" for p, k, t, n, m in partial)
             + "; those means are over the feasible placements."
         )
-    notes += error_notes(records)
-    return ExperimentOutput(files=files, summary=_summary(rows), notes=notes)
+    return notes + error_notes(data["records"])
 
 
-def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _summary(cfg: Config, data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The paper's reported points next to ours, one row per preset and point."""
-    index = {(r["preset"], r["panel"], r["K"], r["T"], r["scheme"]): r for r in rows}
+    index = {(r["preset"], r["panel"], r["K"], r["T"], r["scheme"]): r for r in data["rows"]}
     out = []
     for preset in PRESETS:
         for (k, t), reported in PAPER_POINTS.items():
@@ -214,11 +202,13 @@ def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _plot(rows: list[dict[str, Any]], path: Path, seeds: int) -> Path:
+def _plot(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
+    """Fig. 1: tau vs K and vs T per preset, mean and one s.d. per scheme."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
+    rows, seeds = data["rows"], cfg.seeds
     fig = Figure(figsize=(12.5, 9.0), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(PRESETS), 2, sharey="row")
@@ -242,7 +232,7 @@ def _plot(rows: list[dict[str, Any]], path: Path, seeds: int) -> Path:
                     if not pts:
                         continue
                     x, m, sd = (np.asarray(v, float) for v in zip(*pts, strict=True))
-                    st = _STYLE[scheme]
+                    st = scheme_style(scheme)
                     ax.plot(
                         x,
                         m,
@@ -251,7 +241,8 @@ def _plot(rows: list[dict[str, Any]], path: Path, seeds: int) -> Path:
                         markersize=_MARKER_SIZE[scheme],
                         color=st["color"],
                         linewidth=_LINE_WIDTH[scheme],
-                        markerfacecolor="none" if s_i else st["color"],
+                        # paper hollow: it often sits on the optimal marker
+                        markerfacecolor="none" if s_i or scheme == "paper" else st["color"],
                         zorder=3 if scheme == "paper" else 2,
                     )
                     if scheme in ("optimal", "equal"):
@@ -276,7 +267,7 @@ def _plot(rows: list[dict[str, Any]], path: Path, seeds: int) -> Path:
                             [reported[key]],
                             marker="*",
                             markersize=17,
-                            markerfacecolor=_STYLE[scheme]["color"],
+                            markerfacecolor=scheme_style(scheme)["color"],
                             markeredgecolor="black",
                             linestyle="none",
                             zorder=5,
@@ -299,7 +290,7 @@ def _plot(rows: list[dict[str, Any]], path: Path, seeds: int) -> Path:
                 ax.set_ylabel("local iterations τ per global cycle")
             what = "vs K" if panel == "K" else "vs T"
             ax.set_title(f"{preset}: τ {what}", fontsize=11)
-            ax.grid(True, alpha=0.3)
+            ax.grid(True, **GRID)
             grid = [row[xkey] for row in rows if row["panel"] == panel]
             pad = 0.03 * (max(grid) - min(grid))
             ax.set_xlim(min(grid) - pad, max(grid) + pad)
@@ -322,12 +313,13 @@ def _plot(rows: list[dict[str, Any]], path: Path, seeds: int) -> Path:
         Line2D(
             [],
             [],
-            color=_STYLE[s]["color"],
-            marker=_STYLE[s]["marker"],
+            color=scheme_style(s)["color"],
+            marker=scheme_style(s)["marker"],
             linestyle="none" if s == "paper" else "-",
+            markerfacecolor="none" if s == "paper" else scheme_style(s)["color"],
             linewidth=_LINE_WIDTH[s],
             markersize=_MARKER_SIZE[s],
-            label=_STYLE[s]["label"],
+            label=_LABEL[s],
         )
         for s in SCHEMES
     ]
@@ -350,4 +342,26 @@ def _plot(rows: list[dict[str, Any]], path: Path, seeds: int) -> Path:
         fontsize=12,
     )
     fig.savefig(path, dpi=110)
-    return path
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    title="Sync MEL, Fig. 1: local iterations vs learners and cycle time",
+    description=(
+        "Mohammad & Sorour, Adaptive Task Allocation for Mobile Edge Learning, "
+        "Fig. 1: tau vs K (T = 30, 60 s) and vs T (K = 10, 20) for the schemes "
+        "optimal, relaxed, paper and equal, averaged over random placements, for "
+        "the presets mel-sync (literal Table I) and mel-sync-calibrated."
+    ),
+    default_seeds=20,
+    quick_seeds=3,
+    tasks=_tasks,
+    worker=solve_task,
+    analyse=_analyse,
+    tables=(Table("", SUMMARY_COLUMNS, "rows"), Table("-seeds", SEED_COLUMNS, "records")),
+    figures=(Figure("", _plot),),
+    summary=_summary,
+    notes=_notes,
+)
+#: Run the reproduction into ``out_dir`` (:meth:`.Experiment.run`; files: the module docstring).
+run = EXPERIMENT.run

@@ -67,21 +67,22 @@ Files written to ``out_dir``
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._style import GRID, LIMIT_COLOR, scheme_color
 from .._version import __version__
 from ..learn.online_regression import LinearStream, Strategy, draw_points, train_online
 from ..offload.problem import OffloadD2DProblem, OffloadServerProblem
-from ._common import ExperimentOutput, run_tasks, write_csv
-from .xr_heterogeneity import PRESETS
+from ._template import Config, Experiment, Figure, Sweep, Table
+from ._xr import PRESETS, STRATEGY_STYLE
 
 __all__ = [
+    "EXPERIMENT",
     "ITERATION_COLUMNS",
-    "PRESETS",
     "SEED_COLUMNS",
     "STRATEGIES",
     "TIME_COLUMNS",
@@ -98,7 +99,13 @@ STRATEGIES: dict[str, str] = {
     "server": "server offloading (Strategy #1, optimal)",
     "d2d": "D2D offloading (Strategy #2, optimal)",
 }
-COLORS = {"none": "#444444", "server": "#1f77b4", "d2d": "#d62728"}
+#: Colour of each strategy's curves: ``none`` is the scheme of that name, the other two
+#: the XR strategies' colours.
+COLORS = {
+    "none": scheme_color("none"),
+    "server": STRATEGY_STYLE["server"]["color"],
+    "d2d": STRATEGY_STYLE["d2d"]["color"],
+}
 
 N_FEATURES = 250
 POINTS = (1000, 2000)
@@ -205,7 +212,8 @@ def run_seed(task: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _tasks(seeds: int, quick: bool) -> list[dict[str, Any]]:
+def _tasks(cfg: Config) -> list[dict[str, Any]]:
+    seeds, quick = cfg.seeds, cfg.quick
     return [
         {
             "experiment": NAME,
@@ -279,20 +287,11 @@ def _by_time(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[
     return rows, curves
 
 
-def run(
-    out_dir: Path,
-    *,
-    seeds: int | None = None,
-    workers: int | None = None,
-    quick: bool = False,
-    progress: bool = True,
-) -> ExperimentOutput:
-    """Run the experiment into ``out_dir`` (see the module docstring for the files)."""
-    seeds = seeds if seeds is not None else (2 if quick else 5)
-    out_dir = Path(out_dir)
-    tasks = _tasks(seeds, quick)
-    sweep = run_tasks(NAME, run_seed, tasks, out_dir, workers=workers, progress=progress)
-    results = sweep.results
+def _analyse(
+    cfg: Config, tasks: Sequence[Mapping[str, Any]], results: Sequence[Any]
+) -> dict[str, Any]:
+    """The per-seed, per-iteration and time-grid rows; the time-grid curves for the figure."""
+    results = list(results)
     seed_rows = [
         {
             "seed": task["seed"],
@@ -303,27 +302,21 @@ def run(
         for key in STRATEGIES
         for t in range(len(res["traces"][key]["iteration"]))
     ]
-    it_rows = _by_iteration(results)
     time_rows, curves = _by_time(results)
     floor = 0.5 * NOISE_STD**2
-    threshold = THRESHOLD_FACTOR * floor
-    summary = _summary(results, threshold)
-    files = [
-        _plot(
-            it_rows,
-            curves,
-            out_dir / f"{NAME}.png",
-            seeds,
-            threshold,
-            floor,
-            quick,
-            int(results[0]["n_users"]),
-        ),
-        write_csv(out_dir / f"{NAME}.csv", it_rows, ITERATION_COLUMNS, digits=None),
-        write_csv(out_dir / f"{NAME}-time.csv", time_rows, TIME_COLUMNS, digits=None),
-        write_csv(out_dir / f"{NAME}-seeds.csv", seed_rows, SEED_COLUMNS, digits=None),
-        sweep.store,
-    ]
+    return {
+        "results": results,
+        "seed_rows": seed_rows,
+        "iteration_rows": _by_iteration(results),
+        "time_rows": time_rows,
+        "curves": curves,
+        "floor": floor,
+        "threshold": THRESHOLD_FACTOR * floor,
+    }
+
+
+def _notes(cfg: Config, d: Mapping[str, Any], sweep: Sweep) -> list[str]:
+    it_rows, threshold = d["iteration_rows"], d["threshold"]
     rel = max(r["test_loss_rel_diff_max"] for r in it_rows)
     dev = max(r["grad_deviation_max"] for r in it_rows)
     notes = [
@@ -334,12 +327,13 @@ def run(
         f"Time to reach the held-out loss {threshold:.4g} ({THRESHOLD_FACTOR:g} x the floor "
         "sigma^2/2) is in the summary; the paper reports iteration-time gains only.",
     ]
-    if quick:
+    if cfg.quick:
         notes.append("quick mode: l_i ~ U[100, 200], fixed across iterations; fewer iterations.")
-    return ExperimentOutput(files=files, summary=summary, notes=notes)
+    return notes
 
 
-def _summary(results: list[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
+def _summary(cfg: Config, d: Mapping[str, Any]) -> list[dict[str, Any]]:
+    results, threshold = d["results"], d["threshold"]
     base_iter = np.array([np.mean(r["traces"]["none"]["iteration_time_s"]) for r in results])
     base_hit = np.array([_time_to(r["traces"]["none"], threshold) for r in results], dtype=float)
     rows = []
@@ -371,18 +365,13 @@ def _fmt(values: np.ndarray, digits: int = 2) -> str:
     return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
-def _plot(
-    it_rows: list[dict[str, Any]],
-    curves: dict[str, Any],
-    path: Path,
-    seeds: int,
-    threshold: float,
-    floor: float,
-    quick: bool,
-    n_users: int,
-) -> Path:
+def _plot(cfg: Config, d: Mapping[str, Any], path: Path) -> None:
+    """Loss and parameter error vs simulated time and iterations; differences; iteration times."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    it_rows, curves, threshold, floor = d["iteration_rows"], d["curves"], d["threshold"], d["floor"]
+    seeds, quick, n_users = cfg.seeds, cfg.quick, int(d["results"][0]["n_users"])
 
     fig = Figure(figsize=(15.0, 8.4), layout="constrained")
     FigureCanvasAgg(fig)
@@ -431,9 +420,9 @@ def _plot(
         )
     for ax in axes[:, :2].ravel():
         ax.set_yscale("log")
-        ax.grid(True, which="major", alpha=0.3)
+        ax.grid(True, which="major", **GRID)
     for ax in axes[0, :2]:
-        ax.axhline(threshold - floor, color="green", linewidth=0.8, linestyle=":")
+        ax.axhline(threshold - floor, color=LIMIT_COLOR, linewidth=0.8, linestyle=":")
     axes[0, 0].text(
         0.98,
         0.93,
@@ -460,8 +449,8 @@ def _plot(
     axes[1, 2].set_ylabel("ms")
     axes[1, 2].set_ylim(bottom=0)
     axes[0, 2].set_ylim(1e-18, 1e-9)
-    axes[0, 2].grid(True, which="major", alpha=0.3)
-    axes[1, 2].grid(True, alpha=0.3)
+    axes[0, 2].grid(True, which="major", **GRID)
+    axes[1, 2].grid(True, **GRID)
     axes[0, 0].legend(fontsize=9, loc="center right")
     axes[0, 2].legend(fontsize=7.5, loc="upper right")
     mode = " (quick)" if quick else ""
@@ -471,4 +460,31 @@ def _plot(
         fontsize=12,
     )
     fig.savefig(path, dpi=100)
-    return path
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    title="XR offloading: online least squares vs simulated time (no/server/D2D)",
+    description=(
+        "Collaborative learning for XR (xr-offloading), Section II-A: online "
+        "least-squares regression (d = 250) by batched online SGD on one data "
+        "stream with no offloading, server offloading and D2D offloading (optimal "
+        "plans per iteration); loss and parameter error vs simulated time and vs "
+        "iterations (identical gradients), over seeds."
+    ),
+    default_seeds=5,
+    quick_seeds=2,
+    tasks=_tasks,
+    worker=run_seed,
+    analyse=_analyse,
+    tables=(
+        Table("", ITERATION_COLUMNS, "iteration_rows", digits=None),
+        Table("-time", TIME_COLUMNS, "time_rows", digits=None),
+        Table("-seeds", SEED_COLUMNS, "seed_rows", digits=None),
+    ),
+    figures=(Figure("", _plot),),
+    summary=_summary,
+    notes=_notes,
+)
+#: Run the experiment into ``out_dir`` (:meth:`.Experiment.run`; files: the module docstring).
+run = EXPERIMENT.run

@@ -12,7 +12,7 @@ The paper's text compares low and high computational heterogeneity
 :data:`ETA_COMP` = (0.2, 0.8) and :data:`ETA_COMM` = (0.2, 0.8). The D2D
 problem does not depend on :math:`\eta_{comm}` (the server uplinks), so a
 task solves it once per seed and the server problem for both
-:math:`\eta_{comm}`. Gains are as in :mod:`.xr_heterogeneity`
+:math:`\eta_{comm}`. Gains are as in :mod:`.xr_heterogeneity` (:mod:`._xr`)
 (``optimal`` and ``relaxed``; the same seed gives both strategies the same
 users, positions and points), mean and one sample standard deviation over
 :data:`DEFAULT_SEEDS` experiments per point (``--quick``: :data:`QUICK_SEEDS`
@@ -26,13 +26,13 @@ Files written to ``out_dir``
     ``optimal``, mean ± 1 s.d.
 ``xr-users.csv``
     One row per (panel, eta_comp, eta_comm, N, strategy, scheme); columns
-    :data:`~.xr_heterogeneity.SUMMARY_COLUMNS` (``panel`` is ``s=0.5`` or ``s=2``).
+    :data:`~._xr_tables.SUMMARY_COLUMNS` (``panel`` is ``s=0.5`` or ``s=2``).
 ``xr-users-compare.csv``
     The paired comparison of the strategies; columns
-    :data:`~.xr_heterogeneity.COMPARE_COLUMNS`.
+    :data:`~._xr_tables.COMPARE_COLUMNS`.
 ``xr-users-seeds.csv``
     One row per (eta_comp, eta_comm, N, s, seed); columns
-    :data:`~.xr_heterogeneity.SEED_COLUMNS`.
+    :data:`~._xr_tables.SEED_COLUMNS`.
 ``xr-users-store.jsonl``
     The sweep's results store.
 """
@@ -46,27 +46,25 @@ from typing import Any
 
 import numpy as np
 
-from ._common import ExperimentOutput, run_tasks, write_csv
-from .xr_heterogeneity import (
+from .._style import GRID, MUTED
+from ._template import Config, Experiment, Figure, Sweep, Table
+from ._xr import STRATEGY_STYLE, Key, make_tasks, solve_block
+from ._xr_tables import (
     COMPARE_COLUMNS,
     SEED_COLUMNS,
-    STYLE,
     SUMMARY_COLUMNS,
-    Key,
+    below_one,
     collect,
     compare_rows,
     main_scheme,
-    make_tasks,
     paired,
     problem_notes,
     rounding_note,
     seed_rows,
-    solve_block,
     summary_rows,
 )
-from .xr_heterogeneity import below_one as _below_one
 
-__all__ = ["ETA_COMM", "ETA_COMP", "STEEPNESS", "USERS", "run"]
+__all__ = ["ETA_COMM", "ETA_COMP", "EXPERIMENT", "STEEPNESS", "USERS", "claims_fig3", "run"]
 
 NAME = "xr-users"
 #: Fig. 3's panels: heterogeneity steepness s of both C^(a) and C^(r).
@@ -119,58 +117,64 @@ def _groups(quick: bool) -> tuple[list[tuple[dict[str, Any], list[float]]], list
     return groups, panels
 
 
-def run(
-    out_dir: Path,
-    *,
-    seeds: int | None = None,
-    workers: int | None = None,
-    quick: bool = False,
-    progress: bool = True,
-) -> ExperimentOutput:
-    """Run the reproduction into ``out_dir`` (see the module docstring for the files)."""
-    explicit = seeds is not None
-    seeds = seeds if seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
-    out_dir = Path(out_dir)
-    groups, panels = _groups(quick)
-    per_n = {n: seeds_at(n, seeds, explicit) for n in {g[0]["users"] for g in groups}}
-    # The largest N first: the longest tasks start early, so the workers end together.
-    whole = QUICK_D2D_WHOLE_POINTS if quick else D2D_WHOLE_POINTS
+def _per_n(cfg: Config) -> dict[int, int]:
+    """Seeds at each N of the grid."""
+    groups, _ = _groups(cfg.quick)
+    return {n: seeds_at(n, cfg.seeds, cfg.seeds_given) for n in {g[0]["users"] for g in groups}}
+
+
+def _tasks(cfg: Config) -> list[dict[str, Any]]:
+    groups, _ = _groups(cfg.quick)
+    per_n = _per_n(cfg)
+    whole = QUICK_D2D_WHOLE_POINTS if cfg.quick else D2D_WHOLE_POINTS
     tasks = make_tasks(NAME, [(pt, etas, per_n[pt["users"]]) for pt, etas in groups], BLOCK, whole)
+    # The largest N first: the longest tasks start early, so the workers end together.
     tasks.sort(key=lambda t: -int(t["point"]["users"]))
-    sweep = run_tasks(NAME, solve_block, tasks, out_dir, workers=workers, progress=progress)
-    data, seconds = collect(tasks, sweep.results)
-    rows = summary_rows(data, panels)
-    comp = compare_rows(data, panels)
-    files = [
-        _plot(rows, out_dir / f"{NAME}.png", _seeds_text(per_n)),
-        write_csv(out_dir / f"{NAME}.csv", rows, SUMMARY_COLUMNS),
-        write_csv(out_dir / f"{NAME}-compare.csv", comp, COMPARE_COLUMNS),
-        write_csv(out_dir / f"{NAME}-seeds.csv", seed_rows(data), SEED_COLUMNS),
-        sweep.store,
-    ]
-    notes = [
-        f"{len(tasks)} tasks ({sweep.reused} loaded from the store): {seeds} experiments per "
+    return tasks
+
+
+def _analyse(
+    cfg: Config, tasks: Sequence[Mapping[str, Any]], results: Sequence[Any]
+) -> dict[str, Any]:
+    """Per-seed gains by point (``data``), the three tables' rows, solver seconds."""
+    _, panels = _groups(cfg.quick)
+    data, seconds = collect(tasks, results)
+    return {
+        "data": data,
+        "seconds": seconds,
+        "tasks": len(tasks),
+        "rows": summary_rows(data, panels),
+        "compare": compare_rows(data, panels),
+        "seed_rows": seed_rows(data),
+    }
+
+
+def _notes(cfg: Config, d: Mapping[str, Any], sweep: Sweep) -> list[str]:
+    data, seconds, seeds = d["data"], d["seconds"], cfg.seeds
+    whole = QUICK_D2D_WHOLE_POINTS if cfg.quick else D2D_WHOLE_POINTS
+    return [
+        f"{d['tasks']} tasks ({sweep.reused} loaded from the store): {seeds} experiments per "
         f"point; wall {sweep.seconds:.1f} s (solver CPU: server {seconds['server']:.1f} s, "
         f"D2D {seconds['d2d']:.1f} s, building instances {seconds['build']:.1f} s).",
         f"eta_comp in {ETA_COMP}, eta_comm in {ETA_COMM} (the paper gives no values); the "
         "same s for C^(a) and C^(r)."
         + (
             ""
-            if explicit
+            if cfg.seeds_given
             else f" Seeds per point: {seeds} for N <= {LARGE_N}, "
             f"{min(seeds, LARGE_N_SEEDS)} above (the D2D LP grows ~N^3; --seeds K sets K "
             "everywhere)."
         ),
         rounding_note(data, whole),
         *problem_notes(data),
-        *(f"gain below 1 (a solver bug): {m}" for m in _below_one(rows)),
-        *claims_fig3(comp, rows),
+        *(f"gain below 1 (a solver bug): {m}" for m in below_one(d["rows"])),
+        *claims_fig3(d["compare"], d["rows"]),
     ]
-    return ExperimentOutput(files=files, summary=_summary(comp), notes=notes)
 
 
-def _summary(comp: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _summary(cfg: Config, d: Mapping[str, Any]) -> list[dict[str, Any]]:
     """For each panel and eta: where each strategy wins (by mean gain) along N."""
+    comp = d["compare"]
     out = []
     for s in STEEPNESS:
         for eta_comp in ETA_COMP:
@@ -318,9 +322,12 @@ def _seeds_text(per_n: Mapping[int, int]) -> str:
     )
 
 
-def _plot(rows: Sequence[Mapping[str, Any]], path: Path, seeds: str) -> Path:
+def _plot(cfg: Config, d: Mapping[str, Any], path: Path) -> None:
+    """Fig. 3: gain vs N per steepness and eta_comp, both strategies."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    rows, seeds = d["rows"], _seeds_text(_per_n(cfg))
 
     fig = Figure(figsize=(12.5, 9.0), layout="constrained")
     FigureCanvasAgg(fig)
@@ -337,7 +344,7 @@ def _plot(rows: Sequence[Mapping[str, Any]], path: Path, seeds: str) -> Path:
                     xs + (k - 1) * 0.6,
                     m,
                     yerr=sd,
-                    color=STYLE["server"]["color"],
+                    color=STRATEGY_STYLE["server"]["color"],
                     linestyle=ls,
                     marker=marker,
                     markersize=5,
@@ -345,28 +352,28 @@ def _plot(rows: Sequence[Mapping[str, Any]], path: Path, seeds: str) -> Path:
                     alpha=alpha,
                     linewidth=1.8,
                     elinewidth=1.0,
-                    label=f"{STYLE['server']['label']}, η_comm = {eta_comm:g}",
+                    label=f"{STRATEGY_STYLE['server']['label']}, η_comm = {eta_comm:g}",
                 )
             xs, m, sd = _series(rows, panel, "d2d", eta_comp, min(ETA_COMM))
             ax.errorbar(
                 xs + 0.6,
                 m,
                 yerr=sd,
-                color=STYLE["d2d"]["color"],
-                marker="s",
+                color=STRATEGY_STYLE["d2d"]["color"],
+                marker=STRATEGY_STYLE["d2d"]["marker"],
                 markersize=5,
                 capsize=3,
                 linewidth=1.8,
                 elinewidth=1.0,
-                label=f"{STYLE['d2d']['label']} (independent of η_comm)",
+                label=f"{STRATEGY_STYLE['d2d']['label']} (independent of η_comm)",
             )
-            ax.axhline(1.0, color="black", linewidth=0.8, alpha=0.5)
+            ax.axhline(1.0, color=MUTED, linewidth=0.8)
             ax.set_title(
                 f"({'ab'[r_i]}{c_i + 1}) s = {s:g} "
                 f"({'many weak' if s < 1 else 'many strong'} users), η_comp = {eta_comp:g}",
                 fontsize=11,
             )
-            ax.grid(True, alpha=0.3)
+            ax.grid(True, **GRID)
             ax.set_ylim(bottom=0.95)
             if r_i == len(STEEPNESS) - 1:
                 ax.set_xlabel("number of users N")
@@ -382,7 +389,6 @@ def _plot(rows: Sequence[Mapping[str, Any]], path: Path, seeds: str) -> Path:
         fontsize=12,
     )
     fig.savefig(path, dpi=110)
-    return path
 
 
 def _series(
@@ -402,3 +408,30 @@ def _series(
         return e, e, e
     a, m, s = (np.asarray(v, float) for v in zip(*pts, strict=True))
     return a, m, s
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    title="XR offloading, Fig. 3: gain of server vs D2D offloading vs number of users",
+    description=(
+        "Collaborative learning for XR (xr-offloading), Fig. 3: gain of both "
+        "strategies vs N = 5..100 for steepness s = 0.5 and 2, eta_comp and eta_comm "
+        "in {0.2, 0.8}, mean and s.d. over 200 paired experiments per point "
+        "(50 above N = 50)."
+    ),
+    default_seeds=DEFAULT_SEEDS,
+    quick_seeds=QUICK_SEEDS,
+    tasks=_tasks,
+    worker=solve_block,
+    analyse=_analyse,
+    tables=(
+        Table("", SUMMARY_COLUMNS, "rows"),
+        Table("-compare", COMPARE_COLUMNS, "compare"),
+        Table("-seeds", SEED_COLUMNS, "seed_rows"),
+    ),
+    figures=(Figure("", _plot),),
+    summary=_summary,
+    notes=_notes,
+)
+#: Run the reproduction into ``out_dir`` (:meth:`.Experiment.run`; files: the module docstring).
+run = EXPERIMENT.run

@@ -1,6 +1,7 @@
-"""Shared pieces of the experiments: one solve per record, aggregation, CSV output.
+"""Shared pieces of the allocation sweeps: one solve per record, and its aggregation.
 
-Every experiment records, for each instance (a point of its grid and a seed)
+The experiments that stop at the allocation (:mod:`.mel_local_updates`,
+:mod:`.mel_async_allocation`) record, for each instance (a point of its grid and a seed)
 and scheme, the solver's ``status`` and the objective ``value`` (``None``
 unless the scheme returned an allocation). :func:`aggregate` turns these
 records into one row per point and scheme:
@@ -24,13 +25,9 @@ records into one row per point and scheme:
 
 from __future__ import annotations
 
-import csv
-import dataclasses
 import math
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,51 +37,13 @@ from ..errors import EdgeallocError
 from ..result import Status
 
 __all__ = [
+    "OK_STATUSES",
     "STAT_COLUMNS",
-    "Experiment",
-    "ExperimentOutput",
-    "Sweep",
     "aggregate",
     "error_notes",
     "fmt_mean_std",
-    "run_tasks",
     "solve_record",
-    "write_csv",
 ]
-
-
-@dataclasses.dataclass
-class ExperimentOutput:
-    """What a reproduction produced.
-
-    Attributes
-    ----------
-    files
-        Files written (figures, CSV tables, the results store).
-    summary
-        Rows for a table of the key numbers (the same keys in every row).
-    notes
-        Remarks for the reader (readings taken, infeasible points, store reuse).
-    """
-
-    files: list[Path] = dataclasses.field(default_factory=list)
-    summary: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    notes: list[str] = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass(frozen=True)
-class Experiment:
-    """A named reproduction.
-
-    ``run(out_dir, *, seeds, workers, quick, progress)`` writes into
-    ``out_dir`` and returns an :class:`ExperimentOutput`.
-    """
-
-    name: str
-    title: str
-    description: str
-    run: Callable[..., ExperimentOutput]
-
 
 #: Columns :func:`aggregate` adds after the grouping columns.
 STAT_COLUMNS: tuple[str, ...] = (
@@ -99,50 +58,10 @@ STAT_COLUMNS: tuple[str, ...] = (
     "max",
 )
 
-_OK = {Status.OPTIMAL.value, Status.FEASIBLE.value}
-
-
-@dataclasses.dataclass(frozen=True)
-class Sweep:
-    """What :func:`run_tasks` did: results in task order and where they are kept."""
-
-    results: list[Any]
-    store: Path
-    instances: int
-    reused: int
-    seconds: float
-
-
-def run_tasks(
-    name: str,
-    fn: Callable[[dict[str, Any]], Any],
-    tasks: list[dict[str, Any]],
-    out_dir: Path,
-    *,
-    workers: int | None,
-    progress: bool,
-) -> Sweep:
-    """Run an experiment's tasks through the resumable sweep runner.
-
-    The results store is ``out_dir / f"{name}-store.jsonl"``: a re-run only
-    computes the tasks it does not hold yet.
-    """
-    from .runner import load_store, run_sweep, task_key
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    store = out_dir / f"{name}-store.jsonl"
-    keys = {task_key(t) for t in tasks}
-    reused = len(keys & set(load_store(store)))
-    t0 = time.perf_counter()
-    results = run_sweep(
-        fn,
-        tasks,
-        store=store,
-        workers=workers,
-        progress=progress,
-        description=f"{name} ({len(keys)} instances)",
-    )
-    return Sweep(results, store, len(keys), reused, time.perf_counter() - t0)
+#: Statuses (as recorded: their string values) of a scheme that returned an allocation.
+OK_STATUSES: frozenset[str] = frozenset({Status.OPTIMAL.value, Status.FEASIBLE.value})
+#: Statuses counted as ``failed``.
+_FAILED: frozenset[str] = frozenset({Status.FAILED.value, Status.ERROR.value})
 
 
 def solve_record(problem: Any, scheme: str) -> dict[str, Any]:
@@ -150,19 +69,20 @@ def solve_record(problem: Any, scheme: str) -> dict[str, Any]:
 
     Infeasibility comes back as status ``infeasible``; an unexpected library
     error (e.g. :class:`~edgealloc.errors.SolverError`) as status ``error``
-    with its message, counted as ``failed`` by :func:`aggregate`.
+    (:attr:`~edgealloc.result.Status.ERROR`) with its message, counted as
+    ``failed`` by :func:`aggregate`.
     """
     try:
         res = solve(problem, scheme, raise_infeasible=False)
     except EdgeallocError as exc:
-        return {"status": "error", "value": None, "message": str(exc)}
+        return {"status": Status.ERROR.value, "value": None, "message": str(exc)}
     value = float(res.objective) if res.success and math.isfinite(res.objective) else None
     return {"status": res.status.value, "value": value}
 
 
 def error_notes(records: Iterable[Mapping[str, Any]]) -> list[str]:
     """A note counting the records of status ``error`` (see :func:`solve_record`), if any."""
-    errors = sum(r["status"] == "error" for r in records)
+    errors = sum(r["status"] == Status.ERROR for r in records)
     if not errors:
         return []
     return [f"{errors} solve(s) raised an unexpected error (counted as failed)."]
@@ -193,11 +113,13 @@ def aggregate(
     rows: list[dict[str, Any]] = []
     for point, schemes in by_point.items():
         ref = schemes.get(exact, {})
-        solvable = {s for s, r in ref.items() if r["status"] in _OK}
+        solvable = {s for s, r in ref.items() if r["status"] in OK_STATUSES}
         for scheme, recs in schemes.items():
             statuses = [r["status"] for r in recs.values()]
-            ok = sum(s in _OK for s in statuses)
-            vals = [recs[s]["value"] for s in solvable if s in recs and recs[s]["status"] in _OK]
+            ok = sum(s in OK_STATUSES for s in statuses)
+            vals = [
+                recs[s]["value"] for s in solvable if s in recs and recs[s]["status"] in OK_STATUSES
+            ]
             complete = bool(solvable) and len(vals) == len(solvable)
             arr = np.asarray(vals, float)
             row = dict(zip(group, point, strict=True))
@@ -207,7 +129,7 @@ def aggregate(
                 solvable=len(solvable),
                 ok=ok,
                 infeasible=statuses.count(Status.INFEASIBLE.value),
-                failed=sum(s in (Status.FAILED.value, "error") for s in statuses),
+                failed=sum(s in _FAILED for s in statuses),
                 mean=float(arr.mean()) if complete else math.nan,
                 std=float(arr.std(ddof=1)) if complete and arr.size > 1 else 0.0,
                 min=float(arr.min()) if complete else math.nan,
@@ -217,36 +139,6 @@ def aggregate(
                 row["std"] = math.nan
             rows.append(row)
     return rows
-
-
-def _cell(value: Any, digits: int | None = 6) -> Any:
-    if isinstance(value, float | np.floating):
-        if not math.isfinite(value):
-            return ""
-        return repr(float(value) if digits is None else round(float(value), digits))
-    if value is None:
-        return ""
-    return value
-
-
-def write_csv(
-    path: Path,
-    rows: Sequence[Mapping[str, Any]],
-    columns: Sequence[str],
-    *,
-    digits: int | None = 6,
-) -> Path:
-    """Write ``rows`` with exactly ``columns``; NaN and ``None`` become empty cells.
-
-    Floats are rounded to ``digits`` decimals (``None``: full precision, ``repr``).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: _cell(row.get(c), digits) for c in columns})
-    return path
 
 
 def fmt_mean_std(row: Mapping[str, Any] | None) -> str:
