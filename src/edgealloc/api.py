@@ -6,15 +6,13 @@ problem, the scheme is a string, dispatch goes through a registry.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import registry
+from ._documents import parse_document
 from .errors import InfeasibleError, ValidationError
 from .result import Result, Status
 
@@ -66,27 +64,23 @@ def problem_from_dict(data: Mapping[str, Any]) -> Any:
 
 
 def load_document(path: str | Path) -> Any:
-    """Read a JSON or YAML file, with one-line errors for missing or malformed files."""
+    """Read a JSON (``.json``) or YAML file, with one-line errors for missing or malformed files.
+
+    Raises
+    ------
+    ValidationError
+        Naming the path: no such file, a directory, not UTF-8 (a byte-order
+        mark is accepted), empty, a syntax error (line and column), a
+        duplicate key, absurd nesting or number lengths.
+    """
     path = Path(path)
     if not path.exists():
         raise ValidationError(str(path), "no such file")
     if path.is_dir():
         raise ValidationError(str(path), "is a directory, not a problem file")
-    text = path.read_text()
-    try:
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        where = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f" at line {mark.line + 1}, column {mark.column + 1}"
-        elif isinstance(exc, json.JSONDecodeError):
-            where = f" at line {exc.lineno}, column {exc.colno}"
-        raise ValidationError(
-            str(path), f"not valid {path.suffix.lstrip('.') or 'YAML'}{where}"
-        ) from None
+    fmt = "json" if path.suffix.lower() == ".json" else "yaml"
+    label = path.suffix.lstrip(".") or "YAML"
+    return parse_document(path.read_bytes(), where=str(path), fmt=fmt, label=label)
 
 
 def load_problem(
@@ -109,7 +103,7 @@ def load_problem(
     >>> p.n_devices
     10
     """
-    from .scenarios import compile_scenario
+    from .scenarios import compile_scenario, refuse_conflicts
 
     if isinstance(source, Mapping):
         data: Any = dict(source)
@@ -123,12 +117,19 @@ def load_problem(
         return compile_scenario(data, overrides=overrides)
     if overrides:
         data = dict(data)
+        # A family's short keys that name a top-level field apply here too (T -> deadline).
+        known = registry.families()
+        family = data.get("family")
+        table = {}
+        if isinstance(family, str) and family in known:
+            table = {k: v for k, v in known[family].aliases.items() if "." not in v}
+        refuse_conflicts(overrides, table)
         for key, value in overrides.items():
             if "." in key:
                 raise ValidationError(
                     key, "nested overrides apply to scenarios, not canonical problems"
                 )
-            data[key] = value
+            data[table.get(key, key)] = value
     return problem_from_dict(data)
 
 

@@ -22,7 +22,15 @@ import yaml
 from . import registry
 from .errors import ValidationError
 
-__all__ = ["ALIASES", "PRESETS", "aliases", "apply_overrides", "compile_scenario", "preset_text"]
+__all__ = [
+    "ALIASES",
+    "PRESETS",
+    "aliases",
+    "apply_overrides",
+    "compile_scenario",
+    "preset_text",
+    "refuse_conflicts",
+]
 
 
 class _Presets(Mapping[str, Callable[[], dict[str, Any]]]):
@@ -97,6 +105,22 @@ def _family_aliases(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> di
     return {}
 
 
+def refuse_conflicts(overrides: Mapping[str, Any], table: Mapping[str, str]) -> None:
+    """Two overrides of one field (``T`` and ``deadline``), or of a field and its parent."""
+    seen: dict[str, str] = {}
+    for raw_key in overrides:
+        path = table.get(raw_key, raw_key)
+        for other_path, other_key in seen.items():
+            same = path == other_path
+            nested = path.startswith(other_path + ".") or other_path.startswith(path + ".")
+            if same or nested:
+                what = f"both set {path}" if same else f"set {other_path} and {path}"
+                raise ValidationError(
+                    raw_key, f"conflicts with {other_key} ({what}); give one of them"
+                )
+        seen[path] = raw_key
+
+
 def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """Return a copy of ``data`` with ``{dotted.key: value}`` overrides applied.
 
@@ -108,6 +132,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None
     out = copy.deepcopy(dict(data))
     overrides = overrides or {}
     table = _family_aliases(data, overrides)
+    refuse_conflicts(overrides, table)
     for raw_key, raw_value in overrides.items():
         key = table.get(raw_key, raw_key)
         parts = key.split(".")

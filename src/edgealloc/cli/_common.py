@@ -174,17 +174,11 @@ def check_source(source: str) -> None:
 
 def read_stdin_document() -> Any:
     """The JSON or YAML document on standard input (``solve -``, ``compile -``)."""
-    import yaml
+    from .._documents import parse_document
 
-    text = sys.stdin.read()
-    if not text.strip():
-        raise ValidationError("-", "standard input is empty (pipe a problem or scenario in)")
-    try:
-        return yaml.safe_load(text)  # JSON is YAML
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ValidationError("-", f"standard input is not valid JSON or YAML{where}") from None
+    stream = getattr(sys.stdin, "buffer", None)
+    data = stream.read() if stream is not None else sys.stdin.read()
+    return parse_document(data, where="-", label="JSON or YAML")  # JSON is YAML
 
 
 def load_source(source: str, overrides: dict[str, Any]) -> Any:
