@@ -208,12 +208,10 @@ def check_new(path: Path, force: bool) -> None:
 
 
 def write_new(path: Path, text: str, force: bool, *, quiet: bool = False) -> None:
-    """Write ``text`` to ``path``; without ``force`` never replace an existing file."""
-    try:
-        with path.open("w" if force else "x") as fh:
-            fh.write(text)
-    except FileExistsError:
-        raise ValidationError(str(path), "already exists (pass --force to overwrite)") from None
+    """Write ``text`` to ``path`` atomically; without ``force`` never replace an existing file."""
+    from .._io import atomic_write_text
+
+    atomic_write_text(path, text, overwrite=force)
     if not quiet:
         sys.stderr.write(f"wrote {path}\n")
 
