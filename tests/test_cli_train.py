@@ -110,6 +110,14 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
         (["--set", "workload.layers=[64, 10]"], "workload.layers"),
         (["--dataset", "mnist", "--data-path", "/nonexistent/mnist"], "/nonexistent/mnist"),
         (["--device", "tpu9"], "--device"),
+        # every training option names its flag, not the library's field
+        (["--cycles", "0"], "--cycles"),
+        (["--eval-every", "0"], "--eval-every"),
+        (["--seed", "-1"], "--seed"),
+        (["--kappa", "0"], "--kappa"),
+        (["--threads", "0"], "--threads"),
+        (["--clock", "wall"], "--clock"),
+        (["--partition", "nosuch", "--mode", "federated"], "--partition"),
     ],
 )
 def test_bad_input_exits_2(tmp_path: Path, args: list[str], needle: str) -> None:
@@ -127,7 +135,8 @@ def test_unknown_scenario_exits_2(tmp_path: Path) -> None:
 
 
 def test_infeasible_deadline_exits_3(tmp_path: Path) -> None:
-    res = invoke("mel-sync", "--out", tmp_path / "run", *FAST, "--set", "deadline=0.001")
+    tight = [a if a != "T=0.1" else "deadline=0.001" for a in FAST]  # T and deadline conflict
+    res = invoke("mel-sync", "--out", tmp_path / "run", *tight)
     assert res.exit_code == 3, res.output
     assert "infeasible" in res.stderr.lower() and "deadline" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
@@ -209,3 +218,12 @@ def test_divergence_writes_the_partial_record(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert res.stdout.count("diverged at cycle 1") == 1 and "Traceback" not in res.output
     assert [r["cycle"] for r in read_csv(tmp_path / "run" / "record.csv")] == ["0", "1"]
+
+
+def test_option_errors_name_the_flag_and_nothing_else(tmp_path: Path) -> None:
+    res = invoke("mel-sync", "--out", tmp_path / "run", *FAST, "--eval-every", "0")
+    assert res.exit_code == 2
+    assert res.stderr.strip() == "error: --eval-every: must be >= 1 (got 0)"
+    res = invoke("mel-sync", "--out", tmp_path / "run", *FAST, "--partition", "shards")
+    assert res.exit_code == 2 and res.stderr.startswith("error: --partition: ")
+    assert "partition_scheme" not in res.stderr and "federated" in res.stderr

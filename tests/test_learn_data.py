@@ -452,3 +452,26 @@ def test_load_dataset_rejects_bad_arguments(kwargs: dict, field: str) -> None:
 def test_dataset_names() -> None:
     assert DATASETS == ("digits", "mnist1d", "linear", "mnist", "cifar10")
     assert load_dataset("Linear", n_samples=10).name == "linear"
+
+
+def test_the_data_package_keeps_its_names() -> None:
+    import edgealloc.learn.data as data
+    from edgealloc.learn.data import dataset, files, generated, resample
+
+    assert data.Dataset is dataset.Dataset and data.train_test_split is dataset.train_test_split
+    assert data.resample_images is resample.resample_images
+    assert data.read_idx is files.read_idx and data.load_cifar10 is files.load_cifar10
+    assert data.load_mnist is files.load_mnist and data.load_digits is generated.load_digits
+    assert data.make_mnist1d is generated.make_mnist1d and data.make_linear is generated.make_linear
+    assert data.MNIST1D_ARGS is generated.MNIST1D_ARGS
+    assert all(hasattr(data, name) for name in data.__all__)
+
+
+def test_module_doctests() -> None:
+    import doctest
+
+    import edgealloc.learn.data as data
+    from edgealloc.learn.data import resample
+
+    for module in (data, resample):
+        assert doctest.testmod(module).failed == 0, module.__name__

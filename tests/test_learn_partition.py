@@ -269,6 +269,7 @@ def test_federated_batches_are_min_dk_own_from_own_data(n, k, d, seed) -> None:
     assert [len(b) for b in batches] == want
     assert sampler.effective_samples(d).tolist() == want
     assert sampler.sizes.tolist() == [len(p) for p in parts]
+    assert sampler.n_devices == sampler.n_learners == k  # n_learners: the earlier name
     for b, p in zip(batches, parts, strict=True):
         assert b.dtype == np.int64 and np.unique(b).size == b.size
         assert np.isin(b, p).all()

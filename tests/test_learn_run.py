@@ -25,6 +25,7 @@ torch = pytest.importorskip("torch")
 
 from edgealloc.learn import load_dataset  # noqa: E402
 from edgealloc.learn.models import ModelSpec, model_for  # noqa: E402
+from edgealloc.learn.options import TrainOptions, train_options  # noqa: E402
 from edgealloc.learn.partition import partition  # noqa: E402
 from edgealloc.learn.run import (  # noqa: E402
     KAPPA,
@@ -87,7 +88,6 @@ def test_clock_advances_by_the_evaluated_cycle_time(
     np.testing.assert_allclose(steps, expected, rtol=1e-12)
     np.testing.assert_allclose(rec["cycle_time_s"][1:], expected, rtol=1e-12)
     assert rec["sim_time_s"][0] == 0.0 and rec["cycle_time_s"][0] == 0.0
-    assert expected <= problem.deadline
 
 
 def test_deadline_clock_advances_by_t(sync_problem, digits) -> None:
@@ -352,6 +352,13 @@ def test_result_of_another_problem_is_refused(sync_problem, digits, spec) -> Non
         ({"cycles": 1, "eval_every": 0}, "eval_every"),
         ({"cycles": 1, "kappa": 0.0}, "kappa"),
         ({"cycles": 1, "spec": ModelSpec("mlp", (40,), 10)}, "spec"),
+        ({"cycles": 1, "seed": -1}, "seed"),
+        ({"cycles": 1, "threads": 0}, "threads"),
+        ({"cycles": 1, "batched": "yes"}, "batched"),
+        ({"cycles": 1, "device": "tpu9"}, "device"),
+        ({"cycles": 1, "learning_rate": 0.1}, "learning_rate"),
+        ({"cycles": 1, "options": {"cycles": 1}}, "options"),
+        ({"lr": 0.1}, "cycles"),
     ],
 )
 def test_bad_arguments(sync_problem, digits, kwargs, field) -> None:
@@ -469,6 +476,125 @@ def test_compare_schemes_infeasible(sync_problem, digits) -> None:
 
 
 # ---------------------------------------------------------------------------
+# TrainOptions: validated once, shared by train and compare_schemes
+# ---------------------------------------------------------------------------
+def test_options_and_keywords_give_the_same_record(sync_problem, digits, sync_record) -> None:
+    res = edgealloc.solve(sync_problem, "optimal")
+    opts = TrainOptions(cycles=3, seed=0)
+    rec = train(sync_problem, res, digits, options=opts)
+    for col in RECORD_COLUMNS:
+        np.testing.assert_array_equal(rec[col], sync_record[col])
+    # keywords next to options replace its fields
+    short = train(sync_problem, res, digits, options=opts, cycles=1)
+    assert short.cycles == 1
+    np.testing.assert_array_equal(short["test_loss"], sync_record["test_loss"][:2])
+
+
+def test_options_are_checked_when_made_and_passed_on_as_they_are() -> None:
+    opts = TrainOptions(cycles=2, lr=0.05, device="cpu")
+    assert train_options(opts, {}) is opts  # train and compare_schemes do not check again
+    assert (opts.cycles, opts.lr, opts.mode, opts.clock) == (2, 0.05, None, "slowest")
+    assert opts.replace(seed=4).seed == 4 and opts.seed == 0
+    assert opts == TrainOptions(cycles=2, lr=0.05, device="cpu") != TrainOptions(cycles=2)
+    assert opts.to_dict()["device"] == "cpu"
+    with pytest.raises(ValidationError) as err:
+        opts.replace(eval_every=0)
+    assert err.value.field == "eval_every"
+    with pytest.raises(ValidationError) as err:
+        TrainOptions(cycles=1, mode="parallel", partition_scheme="shards")
+    assert err.value.field == "partition_scheme"
+    with pytest.raises(ValueError, match="frozen"):
+        opts.cycles = 3  # type: ignore[misc]
+
+
+def test_compare_schemes_takes_options(sync_problem, digits) -> None:
+    cmp = compare_schemes(
+        sync_problem, digits, schemes=["equal"], options=TrainOptions(cycles=1, seed=2)
+    )
+    assert cmp.records["equal"].seed == 2 and cmp.records["equal"].cycles == 1
+    with pytest.raises(ValidationError) as err:
+        compare_schemes(sync_problem, digits, cycles=1, lr=0.0)
+    assert err.value.field == "lr"
+
+
+def test_time_fields_end_in_s_and_the_old_names_remain(sync_record: RunRecord) -> None:
+    assert sync_record.deadline_s == sync_record.deadline == 0.1
+    assert np.isfinite(sync_record.wall_time_s)
+    assert sync_record.wall_seconds == sync_record.wall_time_s
+    with pytest.raises(AttributeError):
+        sync_record.wall_seconds = 1.0  # type: ignore[misc]
+
+
+#: Every public name ``edgealloc.learn.run`` offered before it was split into modules.
+RUN_NAMES = [
+    "CLOCKS",
+    "DEFAULT_LR",
+    "KAPPA",
+    "LEDGER_COLUMNS",
+    "MODES",
+    "PARTITIONS",
+    "RECORD_COLUMNS",
+    "TRAIN_EVAL_SAMPLES",
+    "Comparison",
+    "Dataset",
+    "DeviceEnergy",
+    "EdgeallocWarning",
+    "FederatedSampler",
+    "FullyConnected",
+    "InfeasibleError",
+    "MelProblem",
+    "ModelSpec",
+    "ParallelSampler",
+    "Result",
+    "RunRecord",
+    "Status",
+    "ValidationError",
+    "check_choice",
+    "check_int",
+    "compare_schemes",
+    "device_energy",
+    "evaluate",
+    "init_params",
+    "kappa_energy",
+    "local_sgd_cycle",
+    "model_for",
+    "parse_device",
+    "partition",
+    "plot_records",
+    "scenario_for_model",
+    "scheme_color",
+    "torch",
+    "train",
+    "trainable_schemes",
+]
+
+
+def test_run_keeps_every_public_name() -> None:
+    from edgealloc.learn import comparison, energy, records, run, scenario, training
+
+    missing = [name for name in RUN_NAMES if not hasattr(run, name)]
+    assert not missing
+    old_all = set(RUN_NAMES[:7]) | {"Comparison", "DeviceEnergy", "RunRecord", "plot_records"}
+    old_all |= {"compare_schemes", "device_energy", "scenario_for_model", "train"}
+    assert old_all | {"trainable_schemes"} <= set(run.__all__)
+    assert run.train is training.train and run.RunRecord is records.RunRecord
+    assert run.compare_schemes is comparison.compare_schemes
+    assert run.scenario_for_model is scenario.scenario_for_model
+    assert run.device_energy is energy.device_energy
+    assert run.trainable_schemes() == ["optimal", "paper", "equal"]
+
+
+def test_learn_serves_the_training_names_on_first_use() -> None:
+    import edgealloc.learn as learn
+
+    assert learn.train is train and learn.compare_schemes is compare_schemes
+    assert learn.scenario_for_model is scenario_for_model and learn.RunRecord is RunRecord
+    assert learn.TrainOptions is TrainOptions
+    with pytest.raises(AttributeError, match="no_such_name"):
+        learn.no_such_name  # noqa: B018
+
+
+# ---------------------------------------------------------------------------
 # PyTorch stays optional
 # ---------------------------------------------------------------------------
 def test_imports_stay_torch_free() -> None:
@@ -479,3 +605,24 @@ def test_imports_stay_torch_free() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_options_need_no_torch() -> None:
+    code = (
+        "import sys\n"
+        "from edgealloc.learn import TrainOptions\n"
+        "opts = TrainOptions(cycles=3, lr=0.05, mode='federated', partition_scheme='shards')\n"
+        "assert opts.replace(seed=2).seed == 2\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_module_doctests() -> None:
+    import doctest
+
+    from edgealloc.learn import options, training
+
+    for module in (options, training):
+        assert doctest.testmod(module).failed == 0, module.__name__

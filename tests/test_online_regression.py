@@ -475,4 +475,4 @@ def test_experiment_quick_writes_png_and_csv(tmp_path: Path) -> None:
             return next(t for t, v in zip(hit, loss, strict=True) if v <= threshold)
 
         assert first("server") < first("none") and first("d2d") < first("none")
-    assert res.summary and len({tuple(r) for r in res.summary}) == 1
+    assert len(res.summary) == 3  # one row per strategy: none, server, d2d

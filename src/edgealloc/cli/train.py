@@ -3,19 +3,21 @@
 Registered in :mod:`edgealloc.cli` as the command ``train``. Families declare
 which of their schemes can be trained (``Family.trainable``).
 The command compiles the scenario with the trained model as its workload
-(:func:`edgealloc.learn.run.scenario_for_model`), solves it with the scheme
+(:func:`edgealloc.learn.scenario.scenario_for_model`), solves it with the scheme
 (or with every trainable scheme, ``--scheme all``), trains the allocation
-(:func:`edgealloc.learn.run.train`) and writes into ``--out``:
+(:func:`edgealloc.learn.training.train`, with one
+:class:`~edgealloc.learn.options.TrainOptions` built from the flags; an error
+in one names the flag) and writes into ``--out``:
 
 ``record.csv``
     One row per global cycle (cycle 0 = the initial model):
     ``cycle,sim_time_s,energy_j,train_loss,test_loss,test_accuracy,...``
-    (:data:`edgealloc.learn.run.RECORD_COLUMNS`).
+    (:data:`edgealloc.learn.records.RECORD_COLUMNS`).
 ``record.png``
     Accuracy (test loss for regression) against cycles, simulated seconds and
     energy; training loss against simulated seconds.
 ``allocation.json``
-    The solver's result (PROBLEMS.md fields).
+    The solver's result (docs/problem-files.md fields).
 ``ledger.csv``
     Per device: class, clock, allocation, time, energy per cycle and in total.
 ``problem.json``
@@ -35,9 +37,9 @@ exits 2 with the one-line fix (``pip install 'edgealloc[learn]'``).
 
 from __future__ import annotations
 
-import math
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -61,17 +63,30 @@ from ._common import (
 
 __all__ = ["train_command"]
 
-#: Default learning rate (equals :data:`edgealloc.learn.run.DEFAULT_LR`; kept here so the
-#: command's help does not import torch).
+#: Default learning rate (equals :data:`edgealloc.learn.options.DEFAULT_LR`; kept here so
+#: that building the command line imports nothing of :mod:`edgealloc.learn`).
 DEFAULT_LR = 0.1
-#: Default kappa (equals :data:`edgealloc.learn.run.KAPPA`).
+#: Default kappa (equals :data:`edgealloc.learn.energy.KAPPA`).
 DEFAULT_KAPPA = 1e-28
 
 _MODELS = ("mlp", "cnn", "linear")
-_MODES = ("parallel", "federated")
-_PARTITIONS = ("iid", "shards", "unbalanced")
-_CLOCKS = ("slowest", "deadline")
 _SAMPLES_KEYS = ("d", "total_samples")
+
+#: The flag that sets each :class:`~edgealloc.learn.options.TrainOptions` field: an error
+#: on a field names the flag the user typed.
+_FLAGS = {
+    "cycles": "--cycles",
+    "mode": "--mode",
+    "partition_scheme": "--partition",
+    "lr": "--lr",
+    "seed": "--seed",
+    "batched": "--sequential",
+    "eval_every": "--eval-every",
+    "clock": "--clock",
+    "kappa": "--kappa",
+    "threads": "--threads",
+    "device": "--device",
+}
 
 TrainSetOption = Annotated[
     list[str] | None,
@@ -183,27 +198,25 @@ def _run(
     check_choice("--scheme", scheme, [*trainable, "all"])
     check_choice("--dataset", dataset, DATASETS)
     check_choice("--model", model, _MODELS)
-    if mode is not None:
-        check_choice("--mode", mode, _MODES)
-    check_choice("--partition", partition, _PARTITIONS)
-    check_choice("--clock", clock, _CLOCKS)
-    for option, value, low in (
-        ("--cycles", cycles, 1),
-        ("--eval-every", eval_every, 1),
-        ("--seed", seed, 0),
-    ):
-        if value < low:
-            raise ValidationError(option, f"must be >= {low} (got {value})")
-    for option, fvalue in (("--lr", lr), ("--kappa", kappa)):
-        if not (math.isfinite(fvalue) and fvalue > 0):
-            raise ValidationError(option, f"must be a positive number (got {fvalue:g})")
-    names = trainable if scheme == "all" else [scheme]
-    from ..learn.engine import parse_device
+    from ..learn.options import TrainOptions
 
-    try:
-        parse_device(device)
-    except ValidationError as exc:
-        raise ValidationError("--device", exc.problem) from None
+    with _flag_errors():
+        options = TrainOptions(
+            cycles=cycles,
+            mode=mode,
+            partition_scheme=partition,
+            lr=lr,
+            seed=seed,
+            batched=not sequential,
+            progress=bool(getattr(sys.stderr, "isatty", lambda: False)()),
+            eval_every=eval_every,
+            clock=clock,
+            kappa=kappa,
+            keep_params=False,
+            threads=threads,
+            device=device,
+        )
+    names = trainable if scheme == "all" else [scheme]
     files = _outputs(out, names, force)
 
     from ..learn.data import load_dataset
@@ -228,41 +241,21 @@ def _run(
             spec,
             overrides,
             total_samples=None if own_d else ds.n_train,
-            mode=mode,
+            mode=options.mode,
         )
         if not own_d:
             notes.append(
                 f"d = {ds.n_train} samples per cycle, the training set size "
                 "(--set d=N to change it)"
             )
-    effective_mode = mode or (problem.meta or {}).get("mode") or "parallel"
-    if partition != "iid" and effective_mode != "federated":
-        raise ValidationError(
-            "--partition", "applies to federated learning only (add --mode federated)"
-        )
-    options: dict[str, Any] = {
-        "cycles": cycles,
-        "mode": mode,
-        "partition_scheme": partition,
-        "lr": lr,
-        "seed": seed,
-        "batched": not sequential,
-        "progress": bool(getattr(sys.stderr, "isatty", lambda: False)()),
-        "eval_every": eval_every,
-        "clock": clock,
-        "kappa": kappa,
-        "keep_params": False,
-        "threads": threads,
-        "device": device,
-    }
     import warnings
 
     from ..errors import EdgeallocWarning
 
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _flag_errors():
         warnings.simplefilter("always", EdgeallocWarning)
         if scheme == "all":
-            comparison = compare_schemes(problem, ds, spec=spec, **options)
+            comparison = compare_schemes(problem, ds, spec=spec, options=options)
             records = dict(comparison.records)
             for name, why in comparison.skipped.items():
                 notes.append(f"{name} not trained: {why}")
@@ -271,7 +264,7 @@ def _run(
             from ..api import solve
 
             res = solve(problem, scheme)  # InfeasibleError -> exit 3
-            records = {scheme: train(problem, res, ds, spec=spec, **options)}
+            records = {scheme: train(problem, res, ds, spec=spec, options=options)}
             rows = None
     kept = [n for rec in records.values() for n in rec.notes]
     for w in dict.fromkeys(str(c.message) for c in caught):
@@ -310,10 +303,22 @@ def _run(
     con.print(rows_table(_pretty(rows), title=title))
     for note in _notes(notes, records):
         con.print(f"note: {note}")
-    wall = sum(r.wall_seconds for r in records.values())
+    wall = sum(r.wall_time_s for r in records.values())
     con.print(f"trained in {wall:.3g} s of real time")
     for path in written:
         con.print(f"wrote {path}")
+
+
+@contextlib.contextmanager
+def _flag_errors() -> Iterator[None]:
+    """Re-raise a training option's :class:`ValidationError` on the flag that set it."""
+    try:
+        yield
+    except ValidationError as exc:
+        flag = _FLAGS.get(exc.field)
+        if flag is None:
+            raise
+        raise ValidationError(flag, exc.problem) from None
 
 
 def _notes(notes: list[str], records: dict[str, Any]) -> list[str]:

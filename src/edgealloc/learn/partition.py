@@ -434,13 +434,18 @@ class FederatedSampler:
         return self._sizes.copy()
 
     @property
-    def n_learners(self) -> int:
-        """Number of learners (parts)."""
+    def n_devices(self) -> int:
+        """Number of devices (learners, one part each)."""
         return len(self._parts)
+
+    @property
+    def n_learners(self) -> int:
+        """Alias of :attr:`n_devices` (the name of earlier versions)."""
+        return self.n_devices
 
     def effective_samples(self, samples: ArrayLike) -> np.ndarray:
         r"""Samples learner ``k`` actually uses: :math:`\min(d_k, |\mathcal D_k|)`."""
-        d = _counts("samples", samples, length=self.n_learners)
+        d = _counts("samples", samples, length=self.n_devices)
         return np.minimum(d, self._sizes)
 
     def draw(self, samples: ArrayLike) -> list[np.ndarray]:
@@ -471,4 +476,4 @@ class FederatedSampler:
         return [b.astype(np.int64, copy=False) for b in np.split(chosen, np.cumsum(m)[:-1])]
 
     def __repr__(self) -> str:
-        return f"FederatedSampler(n_learners={self.n_learners}, sizes={self._sizes.tolist()})"
+        return f"FederatedSampler(n_devices={self.n_devices}, sizes={self._sizes.tolist()})"
