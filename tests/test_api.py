@@ -77,7 +77,10 @@ def test_energies_present_with_energy():
         (lambda: edgealloc.solve({**CANONICAL, "family": "zzz"}), "family"),
         (lambda: edgealloc.solve({"deadline": 1}), "family"),
         (lambda: edgealloc.load_problem("/no/such/file.json"), "/no/such/file.json"),
-        (lambda: edgealloc.load_problem("mel-sync", overrides={"devices": 0}), "devices.count"),
+        (
+            lambda: edgealloc.load_problem("mel-sync", overrides={"devices": 0}),
+            "devices (devices.count)",  # the short key the user typed, then its path
+        ),
         (lambda: edgealloc.load_problem("mel-sync", overrides={"warp_drive": 1}), "warp_drive"),
         (lambda: edgealloc.load_problem(CANONICAL, overrides={"a.b": 1}), "a.b"),
     ],

@@ -24,9 +24,11 @@ __all__ = [
     "FloatArray",
     "FrozenModel",
     "array_field",
+    "available_memory",
     "check_choice",
     "check_int",
     "check_length",
+    "check_memory",
     "format_loc",
     "matrix_field",
     "validate_model",
@@ -159,12 +161,62 @@ def format_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+#: pydantic error types -> the project's wording (``must be ... (got ...)``).
+_WORDING: dict[str, str] = {
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be <= {le}",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be finite",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "literal_error": "must be {expected}",
+    "enum": "must be {expected}",
+    "too_short": "must have at least {min_length} entries",
+    "too_long": "must have at most {max_length} entries",
+}
+
+
+def _wording(kind: str, first: Mapping[str, Any]) -> str | None:
+    template = _WORDING.get(kind)
+    if template is None:
+        return None
+    ctx = {
+        k: (f"{v:g}" if isinstance(v, float) else v) for k, v in (first.get("ctx") or {}).items()
+    }
+    try:
+        msg = template.format(**ctx)
+    except (KeyError, IndexError):
+        return None
+    if "input" in first and kind not in ("too_short", "too_long"):
+        value = first["input"]
+        got = type(value).__name__ if isinstance(value, Mapping | list | tuple) else _shown(value)
+        msg += f" (got {got})"
+    return msg
+
+
 def _one_line(exc: pydantic.ValidationError, prefix: str = "") -> ValidationError:
     errors = exc.errors(include_url=False)
     first = errors[0]
     field = format_loc(tuple(first.get("loc", ())))
-    msg = str(first.get("msg", "invalid value"))
     kind = first.get("type", "")
+    msg = _wording(kind, first) or str(first.get("msg", "invalid value"))
     inner = (first.get("ctx") or {}).get("error")
     if isinstance(inner, ValidationError):  # a nested FrozenModel's own one-line error
         sub = inner.field
@@ -234,3 +286,49 @@ class FrozenModel(pydantic.BaseModel):
         return mine == theirs
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def available_memory() -> int:
+    """Bytes this process may still allocate: ``MemAvailable`` of ``/proc/meminfo``.
+
+    Falls back to the physical memory (``sysconf``), then to 8 GiB.
+    """
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def check_memory(field: str, count: int, bytes_each: float, what: str = "devices") -> None:
+    """Refuse, before allocating, a size whose estimated memory exceeds what the machine has.
+
+    ``count * bytes_each`` is the estimate (each family states its own per-item
+    cost, measured with its solvers). The error names the field, the count and
+    the estimate, e.g. ``devices.count: 100000000 devices need about 95 GiB
+    (this machine has 21 GiB available)``.
+    """
+    need = float(count) * float(bytes_each)
+    have = available_memory()
+    if need > have:
+        raise ValidationError(
+            field,
+            f"{count} {what} need about {_human_bytes(need)} "
+            f"(this machine has {_human_bytes(have)} available); use fewer",
+        )
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} PiB"  # pragma: no cover

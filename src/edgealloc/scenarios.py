@@ -155,7 +155,27 @@ def compile_scenario(data: Mapping[str, Any], *, overrides: Mapping[str, Any] | 
     """Compile a scenario mapping (after overrides) into its canonical problem."""
     if not isinstance(data, Mapping):
         raise ValidationError("scenario", f"must be a mapping (got {type(data).__name__})")
-    data = apply_overrides(data, overrides)
+    compiled = apply_overrides(data, overrides)
+    try:
+        return _compile(compiled)
+    except ValidationError as exc:
+        raise _as_typed(exc, data, overrides or {}) from None
+
+
+def _as_typed(
+    exc: ValidationError, data: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> ValidationError:
+    """``exc`` naming the short key the user typed (``users (devices.count): ...``)."""
+    table = _family_aliases(data, overrides)
+    for raw_key in overrides:
+        path = table.get(raw_key, raw_key)
+        inside = exc.field.startswith((path + ".", path + "["))
+        if raw_key != path and (exc.field == path or inside):
+            return ValidationError(f"{raw_key} ({exc.field})", exc.problem)
+    return exc
+
+
+def _compile(data: Mapping[str, Any]) -> Any:
     name = data.get("scenario")
     known = [n for n, fam in registry.families().items() if fam.compile is not None]
     family = registry.families().get(name) if isinstance(name, str) else None

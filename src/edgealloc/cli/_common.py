@@ -66,12 +66,22 @@ def out_option(help: str, **kwargs: Any) -> Any:
 # ---------------------------------------------------------------------------
 # Consoles and one-line errors
 # ---------------------------------------------------------------------------
+#: Width of the console when stdout is not a terminal: wide enough that no table
+#: wraps its cells (tables and panels take their natural width, not this one).
+PIPE_WIDTH = 10_000
+
+
 def console() -> Console:
-    """A rich console on the current stdout; plain text (no ANSI codes) when not a terminal."""
+    """A rich console on the current stdout; plain text (no ANSI codes) when not a terminal.
+
+    Through a pipe or into a file, tables keep their shape: the console is
+    :data:`PIPE_WIDTH` wide (``$COLUMNS`` wins when set), so cells are never
+    folded into unreadable columns.
+    """
     from rich.console import Console
 
     tty = bool(getattr(sys.stdout, "isatty", lambda: False)())
-    width = None if tty or os.environ.get("COLUMNS") else 120
+    width = None if tty or os.environ.get("COLUMNS") else PIPE_WIDTH
     return Console(file=sys.stdout, width=width, highlight=False, soft_wrap=False)
 
 
