@@ -448,7 +448,8 @@ def train_command(
     the allocation's cycle time and each device's energy by its per-cycle
     energy. Writes record.csv, record.png, allocation.json, ledger.csv and
     problem.json to --out (one file per scheme and comparison.png with
-    --scheme all).
+    --scheme all). Example (about 10 s): edgealloc train mel-sync --set
+    devices=5 --set T=1 --scheme all --cycles 5 -o results/train.
     """
     guarded(_run)(
         scenario,
