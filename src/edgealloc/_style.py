@@ -73,6 +73,7 @@ STATUS_STYLE: dict[Status, str] = {
     Status.INFEASIBLE: "red",
     Status.FAILED: "bold red",
     Status.ERROR: "bold red",
+    Status.TIME_LIMIT: "yellow",
     Status.DIVERGED: "yellow",
 }
 

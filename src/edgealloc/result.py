@@ -44,6 +44,10 @@ class Status(enum.StrEnum):
     """The scheme refused the input with an edgealloc error. Never returned by
     :func:`edgealloc.solve`; sweeps and reproductions record it for an
     instance instead of stopping."""
+    TIME_LIMIT = "time_limit"
+    """A solver stopped at its time limit without proving optimality (generic oracles
+    in :mod:`edgealloc.mel.verify` and the benchmarks; ``solve`` reports a plan found
+    by then as ``feasible``)."""
     DIVERGED = "diverged"
     """Training under the allocation turned non-finite. Never returned by
     :func:`edgealloc.solve`; training records and reproductions use it."""

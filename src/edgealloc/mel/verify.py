@@ -91,6 +91,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from ..result import Status
 from .problem import MelProblem
 
 __all__ = [
@@ -120,7 +121,8 @@ class MilpResult:
     Attributes
     ----------
     status
-        ``"optimal"``, ``"infeasible"``, ``"time_limit"`` or ``"error"``.
+        A :class:`~edgealloc.result.Status`: ``optimal``, ``infeasible``,
+        ``time_limit`` or ``error`` (equal to those strings).
     objective
         ``tau`` (synchronous) or ``mean_k tau_k`` (asynchronous); ``nan``
         unless ``status == "optimal"``.
@@ -132,7 +134,7 @@ class MilpResult:
         What happened (HiGHS message, cut count, or the reason for ``error``).
     """
 
-    status: Literal["optimal", "infeasible", "time_limit", "error"]
+    status: Status
     objective: float
     tau: IntArray
     samples: IntArray
@@ -623,7 +625,7 @@ def milp_optimum(
     empty = np.zeros(0, np.int64)
 
     def done(status, obj=float("nan"), tau=empty, samples=empty, msg=""):
-        return MilpResult(status, obj, tau, samples, time.perf_counter() - t0, msg)
+        return MilpResult(Status(status), obj, tau, samples, time.perf_counter() - t0, msg)
 
     if problem.min_samples > 0 and k * floor > problem.total_samples:
         return done("infeasible", msg="min_samples * K exceeds total_samples")
