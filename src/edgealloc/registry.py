@@ -60,6 +60,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "mel": "edgealloc.mel.family:FAMILY",
     "offload-server": "edgealloc.offload.family:SERVER",
     "offload-d2d": "edgealloc.offload.family:D2D",
+    "feel": "edgealloc.feel.family:FAMILY",
 }
 
 #: Families registered in-process with :func:`register_family`.

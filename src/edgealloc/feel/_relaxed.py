@@ -1,0 +1,260 @@
+r"""The continuous relaxation of P1/P7: batches real in :math:`[\ell_k, B^{max}]`.
+
+Fix the uplink round time :math:`T` (the paper's :math:`\Delta L\,E^U`). With
+frame shares :math:`r_k`, device :math:`k` finishes in time iff
+:math:`t_k(b_k) + w_k / r_k \le T`, so the most samples the round can hold is
+
+.. math:: N_c(T) = \max \Bigl\{\sum_k b_k :
+          \sum_k \frac{w_k}{T - t_k(b_k)} \le 1,\ \ell_k \le b_k \le B^{max}\Bigr\}.
+
+The feasible set :math:`\{(b, T)\}` is convex (:math:`w/(T - t(b))` is jointly
+convex: a convex decreasing function of the concave :math:`T - t(b)`), so
+:math:`N_c` is concave and :math:`\sqrt{N_c(T)}/(T + T_D)` is quasi-concave
+(the downlink time :math:`T_D` does not depend on the batches: Theorem 2).
+
+For fixed :math:`T` the KKT conditions give Theorem 1 (eq. (22)): with
+:math:`x_k = T - t_k(b_k)` the time left for the upload and :math:`\nu` the
+multiplier of (17b), an unclipped device has :math:`1 = \nu w_k \sigma_k / x_k^2`,
+i.e. :math:`x_k = \rho\,\sqrt{w_k \sigma_k}` with :math:`\rho = \sqrt\nu`
+(the paper's :math:`(\Delta L s T_f \mu / (\rho_k R_k))^{1/2}` up to the scale
+of :math:`\mu`), clipped where :math:`b_k` hits :math:`\ell_k` or
+:math:`B^{max}`. :math:`\rho` is the root of the monotone time-sharing
+equation (Brent's method on :math:`\log\rho`).
+
+The outer problem is one-dimensional (the paper's search over :math:`B`; we
+search :math:`T`, which is in one-to-one correspondence with
+:math:`B = N_c(T)`). By the envelope theorem :math:`N_c'(T) = \nu \sum_k
+w_k / x_k^2`, and the optimum is the root of the decreasing function
+:math:`G(T) = N_c'(T)(T + T_D) - 2 N_c(T)` (stationarity of
+:math:`\log N_c - 2\log(T + T_D)`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import brentq
+
+from ..errors import SolverError
+from ._model import Devices, water_fill
+
+__all__ = ["Continuous", "RelaxedPoint"]
+
+FloatArray = NDArray[np.float64]
+_EPS = np.finfo(float).eps
+
+
+@dataclasses.dataclass(frozen=True)
+class RelaxedPoint:
+    r"""The continuous optimum of the uplink sub-problem at round time ``T``.
+
+    ``batch`` (real), ``x`` (time left for the upload, ``T - t_k(b_k)``),
+    ``rho`` (:math:`\sqrt\nu`, 0 when every device is at ``B^max`` with room
+    to spare), ``total`` (:math:`N_c(T)`) and ``slope`` (:math:`N_c'(T)`).
+    """
+
+    T: float
+    batch: FloatArray
+    x: FloatArray
+    rho: float
+    total: float
+    slope: float
+
+
+def _share_root(
+    w: FloatArray,
+    a: FloatArray,
+    wa: FloatArray,
+    x_hi: FloatArray,
+    x_lo: FloatArray,
+    lo: float,
+    hi: float,
+    start: float | None = None,
+) -> float:
+    r"""The root :math:`\rho` of :math:`\sum_k w_k/\mathrm{clip}(\rho a_k, x^{hi}_k, x^{lo}_k) = 1`.
+
+    In :math:`u = 1/\rho` every term is a ramp (constant, linear in :math:`u`
+    with slope ``wa`` :math:`= w_k/a_k`, constant), so the left side is
+    piecewise linear and increasing in :math:`u`: Newton's method is exact on
+    the piece that holds the root and moves piece to piece otherwise,
+    safeguarded by bisection of the bracket ``[lo, hi]`` (frame over-used at
+    ``lo``, within it at ``hi``). ``start`` (a nearby root) warm-starts it. The
+    result is on the feasible side.
+    """
+    u_lo, u_hi = 1.0 / hi, 1.0 / lo  # use <= 1 at u_lo, > 1 at u_hi
+    u = 1.0 / start if start is not None and u_lo < 1.0 / start < u_hi else math.sqrt(u_lo * u_hi)
+    y = np.empty_like(a)
+    x = np.empty_like(a)
+    for _ in range(300):
+        np.multiply(a, 1.0 / u, out=y)
+        np.minimum(np.maximum(y, x_hi, out=x), x_lo, out=x)
+        excess = float(np.dot(w, 1.0 / x)) - 1.0
+        if excess <= 0:
+            u_lo = u
+        else:
+            u_hi = u
+        if u_hi <= u_lo * (1 + 4 * _EPS):
+            break
+        slope = float(np.dot(wa, (y > x_hi) & (y < x_lo)))
+        nxt = u - excess / slope if slope > 0 else math.nan
+        if excess <= 0 and nxt - u <= 8 * _EPS * u:
+            break  # feasible and within rounding of the root
+        if not u_lo < nxt < u_hi:
+            nxt = 0.5 * (u_lo + u_hi) if u_hi < 4 * u_lo else math.sqrt(u_lo * u_hi)
+        if nxt == u:
+            break
+        u = nxt
+    return 1.0 / u_lo
+
+
+class Continuous:
+    """Continuous relaxation of the uplink problem for one :class:`Devices`."""
+
+    def __init__(self, dev: Devices) -> None:
+        self.dev = dev
+        self.a = np.sqrt(dev.w * dev.slope)
+        self.wa = dev.w / self.a
+        self.low = dev.low
+        self.t_low = dev.compute_time(self.low)
+        self.t_max = dev.compute_time(float(dev.bmax))
+        #: Smallest round time at which every device fits its smallest batch.
+        self.t_min = water_fill(self.t_low, dev.w)[0]
+        #: Smallest round time at which every device fits ``B^max``.
+        self.t_full = water_fill(self.t_max, dev.w)[0]
+        self._rho: float | None = None  # last root, a warm start for the next
+
+    # ------------------------------------------------------------ fixed T
+    def at(self, T: float) -> RelaxedPoint | None:
+        """The continuous optimum at round time ``T`` (``None`` below :attr:`t_min`)."""
+        dev = self.dev
+        w, a = dev.w, self.a
+        x_lo = T - self.t_low  # largest x: batch at its lower bound
+        if (x_lo <= 0).any() or float(np.sum(w / x_lo)) > 1.0:
+            return None
+        x_hi = T - self.t_max  # smallest x: batch at B^max (no clip when <= 0)
+        if (x_hi > 0).all() and float(np.sum(w / x_hi)) <= 1.0:
+            return self._point(T, x_hi, 0.0)
+
+        rho_hi = float(np.max(x_lo / a))  # every device at its lower bound: feasible
+        reach = x_hi > 0
+        cands = np.concatenate([(x_hi / a)[reach], (w / a)[~reach]])
+        rho_lo = 0.5 * float(cands.min())  # frame over-used there (see the module notes)
+        rho = _share_root(w, a, self.wa, x_hi, x_lo, rho_lo, rho_hi, self._rho)
+        self._rho = rho
+        x = np.minimum(np.maximum(rho * a, x_hi), x_lo)
+        return self._point(T, x, rho)
+
+    def _point(self, T: float, x: FloatArray, rho: float) -> RelaxedPoint:
+        dev = self.dev
+        b = dev.threshold + (T - dev.base - x) / dev.slope
+        b = np.clip(b, self.low, float(dev.bmax))
+        slope = rho * rho * float(np.sum(dev.w / (x * x)))
+        return RelaxedPoint(T=T, batch=b, x=x, rho=rho, total=float(b.sum()), slope=slope)
+
+    def ratio(self, T: float, t_down: float) -> float:
+        r""":math:`\sqrt{N_c(T)} / (T + T_D)` (the efficiency bound without :math:`\xi`)."""
+        if self.t_full <= T:
+            return math.sqrt(self.dev.k * self.dev.bmax) / (T + t_down)
+        pt = self.at(T)
+        if pt is None:
+            return 0.0
+        return math.sqrt(pt.total) / (T + t_down)
+
+    # ------------------------------------------------------------ optimum
+    def optimum(self, t_down: float) -> RelaxedPoint:
+        """The continuous optimum over ``T`` (equivalently over ``B``): root of ``G``."""
+        lo = self.t_min * (1 + 1e-13)
+        hi = self.t_full * (1 - 1e-13)
+
+        def g(T: float) -> float:
+            pt = self.at(T)
+            if pt is None:  # pragma: no cover - T above t_min
+                return math.inf
+            return pt.slope * (T + t_down) - 2.0 * pt.total
+
+        if hi <= lo:  # every batch already at its upper bound at t_min
+            return self.at(self.t_full * (1 + 4 * _EPS)) or self._fail()
+        g_lo, g_hi = g(lo), g(hi)
+        if g_lo <= 0:
+            T = lo
+        elif g_hi >= 0:
+            full = self.at(self.t_full * (1 + 4 * _EPS))
+            return full if full is not None else self._fail()
+        else:
+            a, b = self._bracket(g, lo, hi, self.guess(t_down))
+            # Full precision: the peak may sit on a kink, where h is not flat.
+            T = brentq(g, a, b, xtol=4 * _EPS * b, rtol=4 * _EPS, maxiter=300)
+        pt = self.at(T)
+        return pt if pt is not None else self._fail()
+
+    def guess(self, t_down: float) -> float:
+        r"""The optimum if no batch were clipped: :math:`T = T_D - 2(C_0 - S^2)/\sum_k V_k`.
+
+        Unclipped, Theorem 1 gives :math:`N_c(T) = T \sum V + C_0 - S^2` with
+        :math:`V_k = 1/\sigma_k`, :math:`C_0 = \sum_k (\vartheta_k - \beta_k V_k)`,
+        :math:`S = \sum_k \sqrt{w_k V_k}` (Corollary 1's lower bound, eq. (43)),
+        and :math:`G = 0` there. Only a starting point.
+        """
+        d = self.dev
+        v = 1.0 / d.slope
+        c0 = float(np.sum(d.threshold - d.base * v))
+        s = float(np.sum(np.sqrt(d.w * v)))
+        return t_down - 2.0 * (c0 - s * s) / float(v.sum())
+
+    @staticmethod
+    def _bracket(g, lo: float, hi: float, start: float) -> tuple[float, float]:
+        """A sign change of the decreasing ``g`` near ``start``: steps grow 4-fold from 1e-3."""
+        t = min(max(start, lo), hi)
+        if t in (lo, hi):
+            return lo, hi
+        sign = g(t) > 0  # the root is to the right when g > 0
+        inner, width = t, 1e-3
+        while True:
+            nxt = t * (1 + width) if sign else t * (1 - width)
+            if (sign and nxt >= hi) or (not sign and nxt <= lo):
+                return (inner, hi) if sign else (lo, inner)
+            if (g(nxt) > 0) != sign:
+                return (inner, nxt) if sign else (nxt, inner)
+            inner, width = nxt, 4 * width
+
+    def _fail(self) -> RelaxedPoint:  # pragma: no cover - defensive
+        raise SolverError("continuous relaxation: no feasible round time found")
+
+    def level_set(self, level: float, t_down: float, peak: RelaxedPoint) -> tuple[float, float]:
+        """``[Ta, Tb]``, the round times where the bound ``ratio(T)`` is at least ``level``.
+
+        The bound is quasi-concave with its maximum at ``peak.T``, so the set is
+        an interval. Each end is bracketed by steps out of ``peak.T`` that grow
+        fourfold from the width a quadratic peak would have, then found by
+        Brent's method (to 1e-12 relative: the callers widen the interval).
+        """
+        t_c = peak.T
+        top = self.ratio(t_c, t_down)
+        f = lambda T: self.ratio(T, t_down) - level  # noqa: E731
+        step = 2.0 * math.sqrt(max(1.0 - level / top, 0.0)) + 1e-9 if top > 0 else 1.0
+
+        def end(sign: float, limit: float) -> float:
+            inner, width = t_c, step
+            while True:
+                t = t_c * (1 + sign * width)
+                if (t - limit) * sign >= 0:  # reached the end of the domain
+                    t = limit
+                    if f(t) >= 0:
+                        return t
+                    break
+                if f(t) < 0:
+                    break
+                inner, width = t, 4 * width
+            a, b = (t, inner) if sign < 0 else (inner, t)
+            return brentq(f, a, b, xtol=1e-12 * t_c, rtol=1e-12, maxiter=300)
+
+        ta = end(-1.0, self.t_min)
+        full = math.sqrt(self.dev.k * self.dev.bmax)
+        if t_c >= self.t_full or f(self.t_full) >= 0:
+            tb = max(full / level - t_down, t_c)
+        else:
+            tb = end(+1.0, self.t_full)
+        return ta, tb
