@@ -82,7 +82,8 @@ def console() -> Console:
 
     tty = bool(getattr(sys.stdout, "isatty", lambda: False)())
     width = None if tty or os.environ.get("COLUMNS") else PIPE_WIDTH
-    return Console(file=sys.stdout, width=width, highlight=False, soft_wrap=False)
+    # markup=False: text from users and solvers ("budget[1]") is printed as it is.
+    return Console(file=sys.stdout, width=width, highlight=False, soft_wrap=False, markup=False)
 
 
 def one_line(text: str) -> str:

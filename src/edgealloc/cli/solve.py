@@ -77,8 +77,8 @@ def print_comparison(console: Console, problem: Any, results: Sequence[Result]) 
 
 def _scheme_help() -> str:
     return (
-        "Scheme of the problem's family, or 'all' to compare [default: the family's exact "
-        "scheme, optimal]; edgealloc families lists every family's schemes."
+        "Scheme of the problem's family, or 'all' to compare (default: the family's exact "
+        "scheme, optimal); edgealloc families lists every family's schemes."
     )
 
 
