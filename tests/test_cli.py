@@ -393,13 +393,25 @@ def test_solve_output_json_file(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------
 def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The figure itself is checked in test_demo.py; here a stub keeps the test fast.
-    drawn: list[Path] = []
-    for module in (edgealloc.mel.present, edgealloc.offload.present):
-        monkeypatch.setattr(module, "_figure", lambda cases, path: drawn.append(path))
+    # The stub writes a file: the demo writes under a temporary name and renames it in.
+    drawn: list[str] = []
+
+    def stub(self, cases, path: Path) -> None:
+        drawn.append(type(self).__name__)
+        Path(path).write_bytes(b"png")
+
+    figures = {}
+    for name in edgealloc.demo.DEMO_PRESETS:
+        presenter = edgealloc.registry.get_family(edgealloc.registry.preset_family(name)).presenter
+        if presenter.figure is not None:
+            monkeypatch.setattr(type(presenter), "plot", stub)
+            figures.setdefault(presenter.figure[0], presenter.figure[1])
     out = tmp_path / "demo"
     res = invoke("demo", "--out", out)
     assert res.exit_code == 0, res.output
-    assert drawn == [out / "demo.png", out / "offload.png"]
+    assert len(drawn) == len(figures)  # one figure per key, drawn once
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(figures.values())
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporaries left
     assert "demo.png" in res.stdout and "offload.png" in res.stdout
     assert "edgealloc solve" in res.stdout
     numbers = json.loads((out / "demo.json").read_text())

@@ -224,7 +224,13 @@ def _toy(**changes: Any) -> Experiment:
 
 def test_template_run_writes_figures_tables_store_in_order(tmp_path: Path) -> None:
     out = _toy().run(tmp_path, workers=1, progress=False, k=7)
-    assert [p.name for p in out.files] == ["toy-fig.png", "toy.csv", "toy-k.csv", "toy-store.jsonl"]
+    assert [p.name for p in out.files] == [
+        "toy-fig.png",
+        "toy.csv",
+        "toy-k.csv",
+        "toy-store.jsonl",
+        "toy-manifest.json",
+    ]
     assert (tmp_path / "toy-fig.png").read_bytes() == b"figure"
     assert (tmp_path / "toy.csv").read_text().splitlines() == ["x,y", "0,0", "1,1", "2,4", "3,9"]
     assert (tmp_path / "toy-k.csv").read_text().splitlines()[1:] == ["7,0", "7,1", "7,2", "7,3"]

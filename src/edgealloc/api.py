@@ -6,10 +6,14 @@ problem, the scheme is a string, dispatch goes through a registry.
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from . import registry
 from ._documents import parse_document
@@ -74,13 +78,65 @@ def load_document(path: str | Path) -> Any:
         duplicate key, absurd nesting or number lengths.
     """
     path = Path(path)
-    if not path.exists():
-        raise ValidationError(str(path), "no such file")
-    if path.is_dir():
-        raise ValidationError(str(path), "is a directory, not a problem file")
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+        data = path.read_bytes() if exists and not is_dir else b""
+    except (OSError, ValueError) as exc:  # unreadable, a name too long, a NUL byte
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValidationError(_shown_path(path), f"cannot be read ({why})") from None
+    if not exists:
+        raise ValidationError(_shown_path(path), "no such file")
+    if is_dir:
+        raise ValidationError(_shown_path(path), "is a directory, not a problem file")
     fmt = "json" if path.suffix.lower() == ".json" else "yaml"
     label = path.suffix.lstrip(".") or "YAML"
-    return parse_document(path.read_bytes(), where=str(path), fmt=fmt, label=label)
+    return parse_document(data, where=str(path), fmt=fmt, label=label)
+
+
+def _shown_path(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+#: A decimal number YAML 1.1 leaves as a string (``1e9``, ``+2.5E-3``).
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _override_value(key: str, value: Any, *, numbers: bool) -> Any:
+    """An override typed as text (``--set deadline=24``) read as YAML.
+
+    With ``numbers`` (canonical problems, whose numbers are strict) a decimal
+    number YAML leaves as text (``1e9``) becomes a float. Text YAML cannot
+    read stays text; an integer too long for Python to read is refused.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    except (ValueError, RecursionError):  # an integer beyond Python's digit limit; absurd nesting
+        raise ValidationError(key, f"refused: {_shown_text(value)} cannot be read") from None
+    if numbers and isinstance(parsed, str) and _NUMBER.match(parsed.strip()):
+        return float(parsed)
+    return parsed
+
+
+def _shown_text(text: str) -> str:
+    return repr(text) if len(text) <= 40 else f"a value of {len(text)} characters"
+
+
+def _check_overrides(overrides: Any) -> Mapping[str, Any]:
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, Mapping):
+        raise ValidationError(
+            "overrides", f"must be a mapping of keys to values (got {type(overrides).__name__})"
+        )
+    for key in overrides:
+        if not isinstance(key, str) or not key:
+            raise ValidationError("overrides", f"keys must be non-empty strings (got {key!r})")
+    return overrides
 
 
 def load_problem(
@@ -105,8 +161,16 @@ def load_problem(
     """
     from .scenarios import compile_scenario, refuse_conflicts
 
+    overrides = _check_overrides(overrides)
+    for key, value in overrides.items():  # refuse what YAML cannot read before compiling
+        _override_value(key, value, numbers=False)
     if isinstance(source, Mapping):
         data: Any = dict(source)
+    elif not isinstance(source, str | os.PathLike):
+        raise ValidationError(
+            "source",
+            f"must be a path, a preset name or a mapping (got {type(source).__name__})",
+        )
     else:
         text = str(source)
         known = registry.presets()
@@ -116,6 +180,8 @@ def load_problem(
     if isinstance(data, Mapping) and "scenario" in data and "family" not in data:
         return compile_scenario(data, overrides=overrides)
     if overrides:
+        if not isinstance(data, Mapping):
+            raise ValidationError("document", f"must be a mapping (got {type(data).__name__})")
         data = dict(data)
         # A family's short keys that name a top-level field apply here too (T -> deadline).
         known = registry.families()
@@ -129,7 +195,7 @@ def load_problem(
                 raise ValidationError(
                     key, "nested overrides apply to scenarios, not canonical problems"
                 )
-            data[table.get(key, key)] = value
+            data[table.get(key, key)] = _override_value(key, value, numbers=True)
     return problem_from_dict(data)
 
 
@@ -155,9 +221,22 @@ def solve(problem: Any, scheme: str = "optimal", *, raise_infeasible: bool = Tru
     >>> res.status.value, res.objective >= 1
     ('optimal', True)
     """
+    if isinstance(problem, type):
+        raise ValidationError(
+            "problem", f"must be a problem, a document, a path or a preset name (got {problem})"
+        )
     if not hasattr(problem, "FAMILY"):
         problem = load_problem(problem)
-    solver = registry.family_of(problem).scheme(scheme)
+    family = registry.family_of(problem)
+    if not isinstance(problem, family.problem):
+        raise ValidationError(
+            "problem",
+            f"must be a {family.problem.__name__} for family {family.name} "
+            f"(got {type(problem).__name__})",
+        )
+    if not isinstance(scheme, str):
+        raise ValidationError("scheme", f"must be a scheme name (got {type(scheme).__name__})")
+    solver = family.scheme(scheme)
     t0 = time.perf_counter()
     try:
         return solver(problem)

@@ -19,11 +19,13 @@ re-exported here.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import registry
+from ._io import atomic_path
 from ._style import SCHEME_STYLE as SCHEME_STYLE
 from ._style import STATUS_STYLE as STATUS_STYLE
 from ._style import fmt as fmt
@@ -79,8 +81,13 @@ def _targets(out_dir: Path, problems: dict[str, Any]) -> dict[str, Path]:
     return files
 
 
-def _figures(cases: Sequence[tuple[str, Any, Sequence[Result]]], targets: dict[str, Path]) -> None:
-    """Draw each figure once, with every case whose family draws into it."""
+def _figures(
+    cases: Sequence[tuple[str, Any, Sequence[Result]]], targets: dict[str, Path], force: bool
+) -> None:
+    """Draw each figure once, with every case whose family draws into it.
+
+    Each is drawn into a temporary file renamed onto its target when complete.
+    """
     groups: dict[str, list[tuple[str, Any, Sequence[Result]]]] = {}
     presenters: dict[str, Any] = {}
     for case in cases:
@@ -91,7 +98,23 @@ def _figures(cases: Sequence[tuple[str, Any, Sequence[Result]]], targets: dict[s
         groups.setdefault(key, []).append(case)
         presenters.setdefault(key, presenter)
     for key, group in groups.items():
-        presenters[key].plot(group, targets[key])
+        with atomic_path(targets[key], overwrite=force) as tmp:
+            presenters[key].plot(group, tmp)
+            os.chmod(tmp, _file_mode())
+
+
+def _file_mode() -> int:
+    """The mode ``open()`` gives a new file (the temporary files are created ``0600``)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _write_text(path: Path, text: str, force: bool) -> None:
+    """Write ``text`` under a temporary name beside ``path`` and rename it into place."""
+    with atomic_path(path, overwrite=force) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+        os.chmod(tmp, _file_mode())
 
 
 def run_demo(
@@ -111,7 +134,8 @@ def run_demo(
         ``demo.png`` and ``offload.png``), ``demo.json`` (the numbers) and
         ``<preset>.problem.json`` (each compiled canonical problem, ready for
         ``edgealloc solve``). A figure is written only when ``presets`` holds
-        a preset of a family that draws it.
+        a preset of a family that draws it. Each file is written under a
+        temporary name and renamed into place when complete.
     console
         A :class:`rich.console.Console` to print the comparison tables on;
         ``None`` prints nothing.
@@ -172,11 +196,13 @@ def run_demo(
             )
             console.print()
 
+    # Every file goes to a temporary name and is renamed into place when complete, so
+    # a killed demo never leaves a half-written one.
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, problem, _ in cases:
-        problem.to_json(targets[f"problem:{name}"])
-    _figures(cases, targets)
+        _write_text(targets[f"problem:{name}"], problem.to_json() + "\n", force)
+    _figures(cases, targets, force)
     numbers["files"] = {key: str(path) for key, path in targets.items()}
     document = to_jsonable(numbers)
-    targets["numbers"].write_text(json.dumps(document, indent=2) + "\n")
+    _write_text(targets["numbers"], json.dumps(document, indent=2) + "\n", force)
     return document

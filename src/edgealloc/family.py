@@ -50,6 +50,7 @@ from .result import Result
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
+    import numpy as np
     from rich.table import Table
 
 __all__ = ["Column", "Family", "Presenter", "Scheme"]
@@ -157,6 +158,29 @@ class Family:
         Presets ``edgealloc demo`` solves for this family, in order.
     presenter
         How results are tabulated and plotted (:class:`Presenter`).
+    random_document
+        ``random_document(rng) -> dict``, or ``None``: a valid random canonical
+        document of this family drawn from the :class:`numpy.random.Generator`
+        ``rng`` alone (a JSON-ready mapping of lists, numbers, strings and
+        ``None`` that ``problem.from_dict`` accepts; deterministic given the
+        generator's state). Over many draws the documents cover heterogeneity
+        over six orders of magnitude, one device to many, barely feasible and
+        infeasible settings, and stay small enough that every scheme solves
+        one in well under a second. ``tests/test_boundary.py`` corrupts
+        these documents in every field and ``benchmarks/fuzz.py`` solves
+        them with every scheme; a family without it is skipped (and listed).
+    check
+        ``check(problem, result, integral) -> list[str]``, or ``None``: the
+        solver-independent check of a result with an allocation (status
+        ``optimal`` or ``feasible``) of any scheme of this family. It
+        re-evaluates the result's allocation fields with the problem's
+        ``evaluate`` (whole numbers required when ``integral``, i.e. the
+        scheme is in :attr:`integral`) and returns one line per disagreement:
+        a violated constraint, an objective or a reported time that is not
+        the plan's own. An empty list: consistent. It never raises for a
+        result of this family. ``benchmarks/fuzz.py`` adds the checks that
+        hold for every family (status, bounds, the exact scheme against
+        the others).
     """
 
     name: str
@@ -171,6 +195,8 @@ class Family:
     presets: Mapping[str, Path | Traversable] = dataclasses.field(default_factory=dict)
     demo_presets: tuple[str, ...] = ()
     presenter: Presenter = dataclasses.field(default_factory=Presenter)
+    random_document: Callable[[np.random.Generator], dict[str, Any]] | None = None
+    check: Callable[[Any, Result, bool], list[str]] | None = None
 
     def __post_init__(self) -> None:
         where = f"family {self.name!r}"

@@ -23,6 +23,20 @@ def _experiments() -> Any:
     return mod
 
 
+def _list_row(key: str, exp: Any) -> dict[str, str]:
+    """One row of ``--list``: the name, title, typical durations (measured) and what it runs."""
+    full = str(getattr(exp, "duration", "") or "-")
+    quick = f"edgealloc reproduce {key} --quick"
+    quick_time = str(getattr(exp, "quick_duration", "") or "")
+    return {
+        "experiment": key,
+        "title": str(getattr(exp, "title", "")),
+        "full run (2 cores)": full,
+        "quick form": f"{quick} ({quick_time})" if quick_time else quick,
+        "description": str(getattr(exp, "description", "")),
+    }
+
+
 def reproduce(
     name: Annotated[str | None, typer.Argument(help="Experiment to run (see --list).")] = None,
     out: Annotated[
@@ -55,6 +69,10 @@ def reproduce(
 
     Every finished instance is kept in NAME-store.jsonl in the output folder:
     running the same command again after an interruption resumes where it stopped.
+    NAME-manifest.json records the run's settings and every file it wrote (with
+    its SHA-256): without --force, a file the run did not write itself with these
+    settings is never replaced, and other settings need --force. Progress goes to
+    stderr (a bar on a terminal, else a line every few seconds).
     Examples: edgealloc reproduce --list; edgealloc reproduce mel-local-updates
     --quick -o results/fig1.
     """
@@ -64,14 +82,7 @@ def reproduce(
         if name is None and not list_:
             known = ", ".join(sorted(experiments))
             raise ValidationError("NAME", f"missing; choose one of: {known} (or --list)")
-        rows = [
-            {
-                "experiment": key,
-                "title": str(getattr(experiments[key], "title", "")),
-                "description": str(getattr(experiments[key], "description", "")),
-            }
-            for key in sorted(experiments)
-        ]
+        rows = [_list_row(key, experiments[key]) for key in sorted(experiments)]
         console().print(rows_table(rows))
         return
     if name not in experiments:
@@ -89,8 +100,10 @@ def reproduce(
     if out.exists() and not out.is_dir():
         raise ValidationError(str(out), "exists and is not a directory")
     # A folder holding only this experiment's own outputs is resumed from its store;
-    # anything else in it is the user's and needs --force.
-    foreign = [p.name for p in out.iterdir() if not p.name.startswith(name)] if out.is_dir() else []
+    # anything else in it is the user's and needs --force (run_experiment checks the
+    # experiment's own files against its manifest).
+    entries = [p.name for p in out.iterdir()] if out.is_dir() else []
+    foreign = [e for e in entries if not (e.startswith(name) or e.startswith(f".{name}"))]
     if foreign and not force:
         raise ValidationError(
             str(out),
@@ -106,8 +119,16 @@ def reproduce(
             extra["ray_address"] = ray_address
     if resuming:
         print(f"resuming from {out / f'{name}-store.jsonl'}", file=sys.stderr)
+    # progress: a bar on a terminal, else a line on stderr at most every few seconds
     result = mod.run_experiment(
-        name, out, seeds=seeds, workers=workers, quick=quick, progress=sys.stderr.isatty(), **extra
+        name,
+        out,
+        seeds=seeds,
+        workers=workers,
+        quick=quick,
+        progress=True,
+        force=force,
+        **extra,
     )
     con = console()
     rows = list(result.summary or [])

@@ -14,6 +14,10 @@ per-cycle rows of each run (:func:`group_runs`, columns :data:`CYCLE_VALUES`).
 A run's ``status`` is a :class:`~edgealloc.result.Status` value: the
 solver's, or ``diverged`` (training turned non-finite at this learning rate)
 or ``error`` (an edgealloc error while compiling, solving or training).
+
+The learning rate of every training run is chosen by one rule (:mod:`._lr`);
+:func:`tuning_split` is its held-out split of the training set and
+``compile_problem(..., split="tune")`` its problems.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ __all__ = [
     "CURVE_STATS",
     "CYCLE_VALUES",
     "DATASET",
+    "HOLDOUT",
     "OK_STATUSES",
     "REACH_STATS",
     "SCALES",
@@ -56,6 +61,7 @@ __all__ = [
     "training_note",
     "training_options",
     "training_task",
+    "tuning_split",
     "workload_scale",
 ]
 
@@ -64,6 +70,12 @@ DATASET = "digits"
 #: Workload readings: ``"paper"`` scales the devices' cycles per FLOP so that a
 #: local iteration costs what it costs in the paper; ``"none"`` does not.
 SCALES: tuple[str, ...] = ("paper", "none")
+#: Data splits a training task runs on: ``"full"`` (train on the training set, test
+#: accuracy) or ``"tune"`` (:func:`tuning_split`: accuracy on held-out training images).
+SPLITS: tuple[str, ...] = ("full", "tune")
+#: Share of the training set held out by :func:`tuning_split`, and the split's seed.
+HOLDOUT = 0.2
+HOLDOUT_SEED = 2024
 #: Statuses (their string values) of a run that has an allocation.
 OK_STATUSES: frozenset[str] = frozenset({Status.OPTIMAL.value, Status.FEASIBLE.value})
 
@@ -107,11 +119,16 @@ CYCLE_VALUES: tuple[str, ...] = (
 # Options, problem and training
 # ---------------------------------------------------------------------------
 def check_options(cycles: Any, lr: Any, scale: Any, dataset: Any) -> None:
-    """Raise ``ValidationError`` for bad ``cycles``, ``lr``, ``scale`` or ``dataset``."""
+    """Raise ``ValidationError`` for bad ``cycles``, ``lr``, ``scale`` or ``dataset``.
+
+    ``lr=None`` (the default of the experiments) means: each variant's rate by the rule.
+    """
     if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
         raise ValidationError("cycles", f"must be an integer >= 1 (got {cycles!r})")
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not (0 < lr < math.inf):
-        raise ValidationError("lr", f"must be a positive number (got {lr!r})")
+    if lr is not None and (
+        isinstance(lr, bool) or not isinstance(lr, int | float) or not (0 < lr < math.inf)
+    ):
+        raise ValidationError("lr", f"must be a positive number, or None for the rule (got {lr!r})")
     if scale not in SCALES:
         raise ValidationError("scale", f"must be one of {', '.join(SCALES)} (got {scale!r})")
     from ..learn.data import DATASETS
@@ -142,10 +159,53 @@ def training_options(cfg: Config, cycles: int, cycles_quick: int) -> dict[str, A
 
 
 @functools.lru_cache(maxsize=4)
-def _dataset(name: str) -> Any:
+def _dataset(name: str, split: str = "full") -> Any:
     from ..learn.data import load_dataset
 
-    return load_dataset(name, seed=0)
+    data = load_dataset(name, seed=0)
+    return tuning_split(data) if split == "tune" else data
+
+
+def tuning_split(data: Any, holdout: float = HOLDOUT, seed: int = HOLDOUT_SEED) -> Any:
+    """The training set split into tuning-train and held-out parts (the test set unused).
+
+    Stratified: a ``holdout`` share of each class's training images (rounded,
+    at least one) chosen by ``seed`` becomes the returned data set's "test"
+    part, so :func:`edgealloc.learn.run.train` reports the accuracy on
+    held-out *training* images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from edgealloc.learn.data import Dataset
+    >>> x, y = np.arange(40, dtype=float).reshape(20, 2), np.repeat([0, 1], 10)
+    >>> d = Dataset("toy", x, y, x[:2], y[:2], n_classes=2)
+    >>> t = tuning_split(d)
+    >>> t.n_train, t.n_test, sorted(np.bincount(t.y_test).tolist())
+    (16, 4, [2, 2])
+    >>> bool(np.isin(t.x_test[:, 0], d.x_train[:, 0]).all())
+    True
+    """
+    from ..learn.data import Dataset
+
+    rng = np.random.default_rng(seed)
+    y = np.asarray(data.y_train)
+    held = []
+    for label in np.unique(y):
+        idx = np.flatnonzero(y == label)
+        n = max(1, round(holdout * idx.size))
+        held.append(rng.permutation(idx)[:n])
+    mask = np.zeros(y.size, bool)
+    mask[np.concatenate(held)] = True
+    return Dataset(
+        f"{data.name}-tune",
+        data.x_train[~mask],
+        y[~mask],
+        data.x_train[mask],
+        y[mask],
+        n_classes=data.n_classes,
+        meta={**dict(data.meta), "tuning_split": {"holdout": holdout, "seed": seed}},
+    )
 
 
 def workload_scale(preset: str, spec: Any, n_train: int) -> float:
@@ -177,31 +237,38 @@ def workload_scale(preset: str, spec: Any, n_train: int) -> float:
     float
         The scale :math:`s` (about 180.5 for digits and the MEL presets).
     """
-    from ..scenarios import PRESETS as PRESET_DOCS
-    from ..system import FullyConnected
+    from ..learn.scenario import paper_workload_scale
 
-    doc = PRESET_DOCS[preset]()
-    wl = doc["workload"]
-    conv = wl.get("flops_convention", "paper")
-    paper = float(doc["total_samples"]) * FullyConnected(tuple(wl["layers"])).flops_per_sample(conv)
-    return paper / (float(n_train) * float(spec.flops_per_sample(conv)))
+    scale = paper_workload_scale(preset, spec, n_train)
+    if scale is None:
+        raise ValidationError("preset", f"{preset} does not describe its network by layers")
+    return scale
 
 
 def compile_problem(
-    preset: str, overrides: Mapping[str, Any], *, dataset: str = DATASET, scale: str = "paper"
+    preset: str,
+    overrides: Mapping[str, Any],
+    *,
+    dataset: str = DATASET,
+    scale: str = "paper",
+    split: str = "full",
 ) -> tuple[Any, Any, Any]:
     """``(problem, dataset, spec)``: the preset compiled for the digits MLP.
 
     The scenario's workload is the model (:func:`~edgealloc.learn.run.scenario_for_model`),
     :math:`d` is the training set and, with ``scale="paper"``,
-    ``workload.cycles_per_flop`` is :func:`workload_scale`.
+    ``workload.cycles_per_flop`` is :func:`workload_scale`. With
+    ``split="tune"`` the data set is :func:`tuning_split` (``d`` and the scale
+    are those of its training part).
     """
     from ..learn.models import model_for
     from ..learn.run import scenario_for_model
 
     if scale not in SCALES:
         raise ValidationError("scale", f"must be one of {', '.join(SCALES)} (got {scale!r})")
-    data = _dataset(dataset)
+    if split not in SPLITS:
+        raise ValidationError("split", f"must be one of {', '.join(SPLITS)} (got {split!r})")
+    data = _dataset(dataset, split)
     spec = model_for(data, "mlp")
     over = dict(overrides)
     if scale == "paper":
@@ -224,6 +291,7 @@ def train_run(
     lr: float,
     dataset: str = DATASET,
     scale: str = "paper",
+    split: str = "full",
 ) -> dict[str, Any]:
     """Solve one instance with ``scheme`` and train its allocation; a JSON-ready dict.
 
@@ -233,7 +301,8 @@ def train_run(
     (``cycles + 1`` values, cycle 0 = the initial model) ``accuracy``,
     ``test_loss``, ``train_loss``, ``sim_time_s``, ``energy_j``; ``wall_s``
     is the training's real time. Runs with one thread (results do not depend
-    on the number of worker processes).
+    on the number of worker processes). With ``split="tune"``, ``accuracy``
+    and ``test_loss`` are on the held-out training images (:func:`tuning_split`).
     """
     import torch
 
@@ -243,7 +312,9 @@ def train_run(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        problem, data, spec = compile_problem(preset, overrides, dataset=dataset, scale=scale)
+        problem, data, spec = compile_problem(
+            preset, overrides, dataset=dataset, scale=scale, split=split
+        )
         res = solve(problem, scheme, raise_infeasible=False)
         out: dict[str, Any] = {
             "status": res.status.value,
@@ -299,13 +370,15 @@ def training_task(
     lr: float,
     dataset: str,
     scale: str,
+    split: str = "full",
 ) -> dict[str, Any]:
     """A sweep task of experiment ``name``, trained by :func:`run_training_task`.
 
     ``point`` holds the grid values and the ``scheme``; the seed and the training options
-    (``cycles``, ``lr``, ``dataset``, ``scale``) complete the task.
+    (``cycles``, ``lr``, ``dataset``, ``scale``) complete the task; a tuning run
+    (``split="tune"``) says so in its ``split`` key.
     """
-    return {
+    task = {
         "experiment": name,
         "version": __version__,
         "dataset": dataset,
@@ -315,6 +388,9 @@ def training_task(
         "cycles": int(cycles),
         "lr": float(lr),
     }
+    if split != "full":
+        task["split"] = split
+    return task
 
 
 def run_training_task(
@@ -330,6 +406,7 @@ def run_training_task(
         lr=task["lr"],
         dataset=task["dataset"],
         scale=task["scale"],
+        split=task.get("split", "full"),
     )
 
 
@@ -447,10 +524,12 @@ def band(
     label: str,
     ls: str = "-",
     lw: float = 1.8,
+    zorder: float = 2,
+    **line: Any,
 ) -> None:
-    """A mean curve with a shaded one-standard-deviation band."""
-    ax.plot(x, mean, color=color, linestyle=ls, linewidth=lw, label=label)
-    ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.15, lw=0)
+    """A mean curve with a shaded one-standard-deviation band; ``line``: more ``plot`` keywords."""
+    ax.plot(x, mean, color=color, linestyle=ls, linewidth=lw, label=label, zorder=zorder, **line)
+    ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.15, lw=0, zorder=1)
 
 
 def per_cycle_rows(
@@ -500,13 +579,13 @@ def group_runs(
 
     ``groups`` maps the tasks' ``keys`` values to their runs (for
     :func:`curve_rows`); ``seed_rows`` are the :func:`per_cycle_rows` of every
-    run with ``keys``, ``seed`` and the per-run values ``extra``.
+    run with ``keys``, ``seed``, ``lr`` and the per-run values ``extra``.
     """
     groups: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
     seed_rows: list[dict[str, Any]] = []
     for task, res in zip(tasks, results, strict=True):
         groups[tuple(task[k] for k in keys)].append(res)
-        seed_rows.extend(per_cycle_rows(task, res, (*keys, "seed"), extra))
+        seed_rows.extend(per_cycle_rows(task, res, (*keys, "seed", "lr"), extra))
     return groups, seed_rows
 
 
@@ -514,12 +593,13 @@ def training_note(
     groups: Mapping[tuple, Sequence[Mapping[str, Any]]],
     sweep: Sweep,
     runs: str,
-    lr: float,
+    lr: float | None,
     dataset: str,
 ) -> str:
     """The first note of a training experiment: its ``runs``, store reuse, wall and training."""
     walls = [r.get("wall_s", 0.0) for rs in groups.values() for r in ok_runs(rs)]
+    rate = "lr by the rule below" if lr is None else f"lr = {lr:g}"
     return (
-        f"{sweep.instances} training runs ({runs}, lr = {lr:g}, {dataset}), {sweep.reused} loaded "
+        f"{sweep.instances} training runs ({runs}, {rate}, {dataset}), {sweep.reused} loaded "
         f"from the store, {sweep.seconds:.1f} s wall ({sum(walls):.0f} s of training in the runs)."
     )

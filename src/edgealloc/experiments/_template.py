@@ -13,9 +13,19 @@ once, here, and does the rest in the same order for every experiment:
    processes or Ray, with the results store ``NAME-store.jsonl``);
 4. turn the results into named row sets and values (``analyse``);
 5. draw the figures (``NAME{suffix}.png``) and write the tables
-   (``NAME{suffix}.csv``, exactly the declared columns);
-6. return an :class:`ExperimentOutput`: the files (figures, tables, store),
-   the ``summary`` rows and the ``notes``.
+   (``NAME{suffix}.csv``, exactly the declared columns), each under a
+   temporary name renamed into place, and record them in the manifest
+   ``NAME-manifest.json`` (:mod:`._outputs`);
+6. return an :class:`ExperimentOutput`: the files (figures, tables, store,
+   manifest), the ``summary`` rows and the ``notes``.
+
+Before step 2 touches the disk, the output folder is checked
+(:class:`._outputs.Outputs`): a run never replaces a file it did not write
+itself in the same run configuration, unless ``force=True``. An experiment
+that must choose something from runs of its own before its main sweep (the
+learning rate of the training reproductions) declares a ``tune`` hook: it
+runs its own tasks through the same worker and store, and what it returns
+is ``cfg.tuned`` for every later hook.
 
 Adding an experiment
 --------------------
@@ -81,7 +91,7 @@ Example
 >>> out.summary, out.notes, again.notes
 ([{'x': 0, 'y': 0}, {'x': 1, 'y': 1}], ['2 tasks, 0 reused'], ['2 tasks, 2 reused'])
 >>> [p.name for p in out.files]
-['toy.csv', 'toy-store.jsonl']
+['toy.csv', 'toy-store.jsonl', 'toy-manifest.json']
 """
 
 from __future__ import annotations
@@ -93,9 +103,12 @@ import time
 import types
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
+
+from .._io import open_atomic
+from ._outputs import Outputs, run_config
 
 __all__ = [
     "Config",
@@ -120,7 +133,7 @@ class ExperimentOutput:
     Attributes
     ----------
     files
-        Files written (figures, CSV tables, the results store).
+        Files written (figures, CSV tables, the results store, the manifest).
     summary
         Rows for a table of the key numbers (the same keys in every row).
     notes
@@ -149,6 +162,8 @@ class Config:
     options
         The experiment's own keyword options, defaults filled in and checked
         by ``prepare``.
+    tuned
+        What the experiment's ``tune`` hook returned (empty without one).
     """
 
     out_dir: Path
@@ -156,6 +171,7 @@ class Config:
     seeds_given: bool
     quick: bool
     options: Mapping[str, Any]
+    tuned: Mapping[str, Any] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +224,10 @@ class Experiment:
     name, title, description
         The registry key (also the stem of every file), a one-line title and
         what the experiment runs (``edgealloc reproduce --list`` shows both).
+    duration, quick_duration
+        Typical wall time of a full run and of ``--quick``, measured, 2-core
+        machine (``--workers 2``), as text for ``edgealloc reproduce --list``
+        (``docs/reproductions.md`` gives the conditions of each measurement).
     default_seeds, quick_seeds
         Random instances per point when the caller gives none, in full and in
         quick mode.
@@ -234,6 +254,11 @@ class Experiment:
         ``prepare(cfg)``: check ``cfg.options`` (raise
         :class:`~edgealloc.errors.ValidationError`) and return them completed;
         runs before anything else.
+    tune
+        ``tune(cfg, sweep)``: runs before ``tasks``. ``sweep(tasks, label)``
+        runs task dicts of its own through ``worker`` and the results store
+        (returning a :class:`Sweep`); what ``tune`` returns becomes
+        ``cfg.tuned`` for ``tasks`` and every later hook.
     """
 
     name: str
@@ -252,6 +277,9 @@ class Experiment:
         default_factory=lambda: types.MappingProxyType({})
     )
     prepare: Callable[[Config], Mapping[str, Any]] | None = None
+    tune: Callable[[Config, Callable[..., Sweep]], Mapping[str, Any]] | None = None
+    duration: str = ""
+    quick_duration: str = ""
 
     def run(
         self,
@@ -261,6 +289,7 @@ class Experiment:
         workers: int | None = None,
         quick: bool = False,
         progress: bool = True,
+        force: bool = False,
         **options: Any,
     ) -> ExperimentOutput:
         """Run the reproduction into ``out_dir``; the experiment's docstring lists the files.
@@ -277,7 +306,12 @@ class Experiment:
         quick
             A coarse grid and few seeds, for a smoke test in seconds.
         progress
-            Show a progress bar on a terminal.
+            Show progress on stderr: a bar on a terminal, else a line at most
+            every few seconds (:func:`~edgealloc.experiments.runner.run_sweep`).
+        force
+            Replace files in ``out_dir`` that this run did not write itself
+            in the same configuration (see :mod:`._outputs`); without it
+            they are refused.
         **options
             The experiment's own options (:attr:`options`).
 
@@ -286,7 +320,9 @@ class Experiment:
         TypeError
             An option the experiment does not have.
         ValidationError
-            An option ``prepare`` refuses.
+            An option ``prepare`` refuses, or a file in ``out_dir`` the run
+            would replace without having written it (the message names it;
+            nothing is written then).
         """
         unknown = sorted(set(options) - set(self.options))
         if unknown:
@@ -302,20 +338,47 @@ class Experiment:
         )
         if self.prepare is not None:
             cfg = dataclasses.replace(cfg, options=types.MappingProxyType(dict(self.prepare(cfg))))
-        tasks = self.tasks(cfg)
-        sweep = run_tasks(
-            self.name, self.worker, tasks, cfg.out_dir, workers=workers, progress=progress
+        figures = [(fig, cfg.out_dir / f"{self.name}{fig.suffix}.png") for fig in self.figures]
+        tables = [(tab, cfg.out_dir / f"{self.name}{tab.suffix}.csv") for tab in self.tables]
+        outputs = Outputs(
+            self.name,
+            cfg.out_dir,
+            run_config(cfg.seeds, cfg.quick, cfg.options),
+            [path for _, path in (*figures, *tables)],
+            force=force,
         )
+        outputs.check()  # reads only: refuses before anything is written
+        tasks = self.tasks(cfg) if self.tune is None else []
+        outputs.begin()
+
+        def sweep_of(tasks: list[dict[str, Any]], label: str = "") -> Sweep:
+            return run_tasks(
+                self.name,
+                self.worker,
+                tasks,
+                cfg.out_dir,
+                workers=workers,
+                progress=progress,
+                label=label,
+            )
+
+        if self.tune is not None:
+            tuned = dict(self.tune(cfg, sweep_of))
+            cfg = dataclasses.replace(cfg, tuned=types.MappingProxyType(tuned))
+            tasks = self.tasks(cfg)
+        sweep = sweep_of(tasks)
         data = self.analyse(cfg, tasks, sweep.results)
         files = []
-        for fig in self.figures:
-            path = cfg.out_dir / f"{self.name}{fig.suffix}.png"
-            fig.draw(cfg, data, path)
+        for fig, path in figures:
+            with outputs.publish(path) as tmp:
+                fig.draw(cfg, data, tmp)
             files.append(path)
-        for table in self.tables:
-            path = cfg.out_dir / f"{self.name}{table.suffix}.csv"
-            files.append(write_csv(path, data[table.rows], table.columns, digits=table.digits))
+        for table, path in tables:
+            with outputs.publish(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+                _write_rows(fh, data[table.rows], table.columns, table.digits)
+            files.append(path)
         files.append(sweep.store)
+        files.append(outputs.finish())
         return ExperimentOutput(
             files=files, summary=self.summary(cfg, data), notes=self.notes(cfg, data, sweep)
         )
@@ -329,11 +392,13 @@ def run_tasks(
     *,
     workers: int | None,
     progress: bool,
+    label: str = "",
 ) -> Sweep:
     """Run an experiment's tasks through the resumable sweep runner.
 
     The results store is ``out_dir / f"{name}-store.jsonl"``: a re-run only
-    computes the tasks it does not hold yet.
+    computes the tasks it does not hold yet. ``label`` names the sweep in the
+    progress output after the experiment's name (e.g. ``"lr tuning"``).
     """
     from .runner import load_store, run_sweep, task_key
 
@@ -348,7 +413,7 @@ def run_tasks(
         store=store,
         workers=workers,
         progress=progress,
-        description=f"{name} ({len(keys)} instances)",
+        description=f"{name} ({label})" if label else name,
     )
     return Sweep(results, store, len(keys), reused, time.perf_counter() - t0)
 
@@ -373,11 +438,18 @@ def write_csv(
     """Write ``rows`` with exactly ``columns``; NaN and ``None`` become empty cells.
 
     Floats are rounded to ``digits`` decimals (``None``: full precision, ``repr``).
+    The file is written under a temporary name and renamed into place.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: _cell(row.get(c), digits) for c in columns})
+    with open_atomic(path, "w", newline="", encoding="utf-8") as fh:
+        _write_rows(fh, rows, columns, digits)
     return path
+
+
+def _write_rows(
+    fh: IO[str], rows: Sequence[Mapping[str, Any]], columns: Sequence[str], digits: int | None
+) -> None:
+    writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: _cell(row.get(c), digits) for c in columns})

@@ -40,12 +40,26 @@ preset is ``mel-async`` (its readings of Table 1: ``docs/mel.md``). Each seed
 draws the placement, the budgets :math:`E_k \\sim U[E - 2.5, E + 2.5]`, the
 initial model and the batches, shared by all variants of the seed.
 
+The learning rate
+-----------------
+By the rule of :mod:`.mel_accuracy` (:mod:`._accuracy`, plan :data:`TUNING`),
+the same for every variant: each (E, T, variant) gets the best rate of
+:data:`~._accuracy.LR_GRID` = 0.1, 0.2, 0.3, 0.5 by the accuracy on a
+held-out 20 % of the training set averaged over updates 26-30, from one
+tuning seed (1000) per rate trained on the other 80 %; a run that diverged
+scores 0, a tie goes to the smaller rate. (A single rate of 0.5 made 4 of
+200 HA-Asyn runs diverge; 0.3 was the old fixed compromise.) The tuning runs
+go on for 50 updates: their updates to 90 % and 95 % held-out accuracy at
+every rate are ``mel-async-accuracy-lr.csv`` and ``mel-async-accuracy-lr.png``,
+and the notes say at which rate HA-Asyn's gain over HA-Sync is smallest.
+
 Options
 -------
 Besides ``seeds``, ``workers``, ``quick`` (two settings, three variants,
 :data:`CYCLES_QUICK` updates) and ``progress``, :func:`run` takes ``cycles``
-(global updates per run, default :data:`CYCLES`), ``lr`` (default
-:data:`LR`), ``dataset`` and ``scale`` (as in :mod:`.mel_accuracy`).
+(global updates per run, default :data:`CYCLES`), ``lr`` (default ``None``:
+the rule; a number: that rate for every main run), ``dataset`` and ``scale``
+(as in :mod:`.mel_accuracy`).
 
 Files written to ``out_dir``
 ----------------------------
@@ -57,6 +71,13 @@ Files written to ``out_dir``
     Fig. 7: global updates needed to reach each threshold, bars per variant
     and setting (mean and s.d. over the seeds that reach it; the count is
     printed when some seeds do not).
+``mel-async-accuracy-lr.png``
+    The sensitivity to the rate: updates to 90 % and 95 % held-out accuracy
+    per variant and rate, one panel per (T, E).
+``mel-async-accuracy-lr.csv``
+    One row per (E, T, variant, rate): the tuning runs' score, the rule's
+    choice, updates to 90 % / 95 % and the reduction against HA-Sync at that
+    rate; columns :data:`LR_COLUMNS`.
 ``mel-async-accuracy.csv``
     Curves, one row per (E, T, variant, cycle); columns :data:`CURVE_COLUMNS`.
 ``mel-async-accuracy-updates.csv``
@@ -65,7 +86,9 @@ Files written to ``out_dir``
 ``mel-async-accuracy-seeds.csv``
     Raw, one row per (E, T, variant, seed, cycle); columns :data:`SEED_COLUMNS`.
 ``mel-async-accuracy-store.jsonl``
-    The sweep's results store.
+    The sweep's results store (tuning runs too).
+``mel-async-accuracy-manifest.json``
+    The run configuration and the SHA-256 of every file written (:mod:`._outputs`).
 """
 
 from __future__ import annotations
@@ -97,16 +120,29 @@ from ._accuracy import (
     training_options,
     training_task,
 )
+from ._lr import (
+    LR_GRID,
+    LR_THRESHOLDS,
+    Tuning,
+    lr_columns,
+    lr_rows,
+    lr_text,
+    plot_lr,
+    rate_of,
+    tune_rates,
+    tuning_note,
+)
 from ._template import Config, Experiment, Figure, Sweep, Table
 
 __all__ = [
     "CURVE_COLUMNS",
     "CYCLES",
     "EXPERIMENT",
-    "LR",
+    "LR_COLUMNS",
     "SEED_COLUMNS",
     "SETTINGS",
     "THRESHOLDS",
+    "TUNING",
     "UPDATE_COLUMNS",
     "VARIANTS",
     "run",
@@ -133,12 +169,13 @@ VARIANTS_QUICK: tuple[tuple[str, int | None], ...] = (
     ("optimal", 2),
     ("equal", None),
 )
-#: Global updates per run (``quick``: 3) and learning rate. ``mel-accuracy``'s 0.5 made
-#: 4 of 200 HA-Asyn runs diverge (learners holding 6-20 samples running 7-11 full-batch
-#: steps); 0.3 is the next value of its grid, with more updates to match.
+#: Global updates per run (``quick``: 3).
 CYCLES = 80
 CYCLES_QUICK = 3
-LR = 0.3
+#: The learning-rate rule (module docstring): the grid, one tuning seed, tuning runs of 50
+#: updates, the held-out accuracy averaged over updates 26-30; quick: 2 rates, 2 updates.
+TUNING = Tuning(grid=LR_GRID, seeds=1, cycles=50, select=30, window=5)
+TUNING_QUICK = Tuning(grid=(0.2, 0.5), seeds=1, cycles=2, select=2, window=1)
 #: Accuracy thresholds for "updates to reach" (on digits; the paper's, on MNIST, are
 #: 94 %, 95 % (Fig. 5a), 95.5 % and 97.3 % (Fig. 7)).
 THRESHOLDS: tuple[float, ...] = (0.90, 0.95)
@@ -158,7 +195,7 @@ PAPER_TEXT: dict[tuple[float, float], str] = {
 
 #: Columns that identify a curve (a group of training runs over seeds).
 _KEYS: tuple[str, ...] = ("E", "T", "variant", "scheme", "c")
-CURVE_COLUMNS: tuple[str, ...] = (*_KEYS, *CURVE_STATS)
+CURVE_COLUMNS: tuple[str, ...] = (*_KEYS, "lr", *CURVE_STATS)
 UPDATE_COLUMNS: tuple[str, ...] = (
     "E",
     "T",
@@ -166,12 +203,14 @@ UPDATE_COLUMNS: tuple[str, ...] = (
     "variant",
     "scheme",
     "c",
+    "lr",
     *REACH_STATS,
     "reduction_vs_sync",
 )
 SEED_COLUMNS: tuple[str, ...] = (
     *_KEYS,
     "seed",
+    "lr",
     "status",
     "tau_min",
     "tau_max",
@@ -180,6 +219,8 @@ SEED_COLUMNS: tuple[str, ...] = (
     "energy_j_per_cycle",
     *CYCLE_VALUES,
 )
+#: Columns of ``mel-async-accuracy-lr.csv`` (reductions against HA-Sync at the same rate).
+LR_COLUMNS: tuple[str, ...] = lr_columns(_KEYS, "sync")
 
 
 def variant_label(scheme: str, c: int | None) -> str:
@@ -207,27 +248,52 @@ def _prepare(cfg: Config) -> dict[str, Any]:
     return training_options(cfg, CYCLES, CYCLES_QUICK)
 
 
+def _points(cfg: Config) -> list[dict[str, Any]]:
+    """The variants: one per (E, T, scheme, c)."""
+    return [
+        {
+            "E": float(e),
+            "T": float(t),
+            "variant": variant_label(scheme, c),
+            "scheme": scheme,
+            "c": c,
+        }
+        for e, t in _settings(cfg)
+        for scheme, c in _variants(cfg)
+    ]
+
+
+def _plan(cfg: Config) -> Tuning:
+    return (TUNING_QUICK if cfg.quick else TUNING).within(cfg.options["cycles"])
+
+
+def _tune(cfg: Config, sweep: Any) -> dict[str, Any]:
+    """The learning-rate rule: tuning runs on the held-out split, each variant's best rate."""
+    return tune_rates(cfg, sweep, NAME, _points(cfg), _KEYS, _plan(cfg))
+
+
+def _key(e: float, t: float, scheme: str, c: int | None) -> tuple:
+    return (e, t, variant_label(scheme, c), scheme, c)
+
+
 def _tasks(cfg: Config) -> list[dict[str, Any]]:
     o = cfg.options
+    points = {(p["E"], p["T"]): [] for p in _points(cfg)}
+    for p in _points(cfg):
+        points[(p["E"], p["T"])].append(p)
     return [
         training_task(
             NAME,
-            {
-                "E": float(e),
-                "T": float(t),
-                "variant": variant_label(scheme, c),
-                "scheme": scheme,
-                "c": c,
-            },
+            point,
             seed=seed,
             cycles=o["cycles"],
-            lr=o["lr"],
+            lr=rate_of(cfg, tuple(point[k] for k in _KEYS)),
             dataset=o["dataset"],
             scale=o["scale"],
         )
-        for e, t in _settings(cfg)
+        for setting in points.values()
         for seed in range(cfg.seeds)
-        for scheme, c in _variants(cfg)
+        for point in setting
     ]
 
 
@@ -236,11 +302,16 @@ def _analyse(
 ) -> dict[str, Any]:
     """The runs by curve (``groups``), and the rows of the three tables."""
     groups, seed_rows = group_runs(tasks, results, _KEYS, extra=("energy_j_per_cycle",))
+    curves = curve_rows(groups, _KEYS)
+    updates = _update_rows(groups, _settings(cfg), _variants(cfg))
+    for row in (*curves, *updates):
+        row["lr"] = rate_of(cfg, tuple(row[k] for k in _KEYS))
     return {
         "groups": groups,
-        "curves": curve_rows(groups, _KEYS),
-        "updates": _update_rows(groups, _settings(cfg), _variants(cfg)),
+        "curves": curves,
+        "updates": updates,
         "seed_rows": seed_rows,
+        "lr_rows": lr_rows(cfg, lambda key: _key(key[0], key[1], "optimal", None), "sync"),
     }
 
 
@@ -306,6 +377,9 @@ def _summary(cfg: Config, data: Mapping[str, Any]) -> list[dict[str, Any]]:
         row["mean tau (" + ", ".join(variant_label(s, c) for s, c in variants) + ")"] = ", ".join(
             taus
         )
+        row["lr (same order)"] = ", ".join(
+            f"{rate_of(cfg, _key(e, t, s, c)):g}" for s, c in variants
+        )
         for thr in THRESHOLDS:
             here = [r for r in updates if (r["E"], r["T"], r["threshold"]) == (e, t, thr)]
             by = {(r["scheme"], r["c"]): r for r in here}
@@ -346,7 +420,18 @@ def _notes(cfg: Config, data: Mapping[str, Any], sweep: Sweep) -> list[str]:
         "the devices what it costs in the paper); energy budgets from the mel-async preset.",
         "Paper (MNIST), T = 10 s, E = 10 J: 94 % after 5 updates (c = 1, 2) vs 7 (HA-Sync); "
         "95 % after 6 vs 8 (Fig. 5a) or 7 vs 9 (Fig. 7a). Our thresholds are on digits.",
+        tuning_note(cfg)
+        + " Chosen (E/T: "
+        + ", ".join(variant_label(s, c) for s, c in _variants(cfg))
+        + "): "
+        + "; ".join(
+            f"{e:g}/{t:g}: "
+            + " ".join(f"{rate_of(cfg, _key(e, t, s, c)):g}" for s, c in _variants(cfg))
+            for e, t in _settings(cfg)
+        )
+        + ".",
     ]
+    notes += _gap_notes(cfg, data["lr_rows"])
     missing: dict[tuple, list[str]] = defaultdict(list)
     for (e, t, variant, _s, _c), runs in groups.items():
         for r in runs:
@@ -358,6 +443,45 @@ def _notes(cfg: Config, data: Mapping[str, Any], sweep: Sweep) -> list[str]:
             f"{variant}: {status} on {len(where)} run(s) ({', '.join(pts)}) — no accuracy curve."
         )
     return notes
+
+
+def _gap_notes(cfg: Config, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Where HA-Asyn's gain over HA-Sync shrinks: per setting, the best c's reduction by rate."""
+    out = []
+    asyn = [(s, c) for s, c in _variants(cfg) if s == "optimal" and c is not None]
+    for e, t in _settings(cfg):
+        here = [r for r in rows if (r["E"], r["T"]) == (e, t)]
+        parts = []
+        for thr in LR_THRESHOLDS:
+            p = f"{round(thr * 100)}"
+            by_rate = []
+            for lr in sorted({r["lr"] for r in here}):
+                reds = [
+                    r[f"reduction_{p}_vs_sync"]
+                    for r in here
+                    if r["lr"] == lr and (r["scheme"], r["c"]) in asyn
+                ]
+                reds = [v for v in reds if math.isfinite(v)]
+                by_rate.append((lr, max(reds) if reds else math.nan))
+            text = ", ".join(
+                f"{lr:g} {-v * 100:+.0f} %" if math.isfinite(v) else f"{lr:g} —"
+                for lr, v in by_rate
+            )
+            finite = [(v, lr) for lr, v in by_rate if math.isfinite(v)]
+            where = (
+                f"the gain is smallest at lr {min(finite)[1]:g}"
+                if finite
+                else "no rate where both reach it on every tuning seed"
+            )
+            parts.append(f"{thr:.0%}: {text} ({where})")
+        hu = [r for r in here if (r["scheme"], r["c"]) == ("equal", None)]
+        sync = [r for r in here if (r["scheme"], r["c"]) == ("optimal", None)]
+        hu_text = f"; HU-Sync vs HA-Sync at 90 %: {lr_text(hu, 0.9, 'sync', sync)}" if hu else ""
+        out.append(
+            f"Sensitivity, E = {e:g} J, T = {t:g} s: best HA-Asyn vs HA-Sync, updates on the "
+            "held-out split, by rate: " + "; ".join(parts) + hu_text + "."
+        )
+    return out
 
 
 #: Colours of the variants, defined once for both figures: HU-Sync is the scheme
@@ -383,26 +507,46 @@ def _colors(variants: Sequence[tuple[str, int | None]]) -> dict[str, Any]:
     return out
 
 
+def _layout(settings: Sequence[tuple[float, float]]) -> list[list[tuple[float, float] | None]]:
+    """Panels as rows of T and columns of E when the settings fill that grid, else one row."""
+    ts = sorted({t for _, t in settings})
+    es = sorted({e for e, _ in settings})
+    if len(settings) == len(ts) * len(es):
+        return [[(e, t) for e in es] for t in ts]
+    return [list(settings)]
+
+
+#: How the variants are drawn so that none hides another: HA-Sync thick black below, HU
+#: dashed, HA-Asyn thin lines with markers on top (early on every curve sits at 10 %).
+_LINE: dict[str, dict[str, Any]] = {
+    "HA-Sync": {"lw": 3.0, "ls": "-", "zorder": 2},
+    "HU-Sync": {"lw": 2.2, "ls": (0, (5, 2)), "zorder": 3},
+    "HU-Asyn": {"lw": 1.6, "ls": (0, (2, 1.5)), "zorder": 3},
+    "HA-Asyn": {"lw": 1.2, "ls": "-", "zorder": 4, "marker": "o", "ms": 3.2},
+}
+
+
 def _plot_curves(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
     """Figs. 4-5: accuracy per global update, one panel per (T, E), a line per variant."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     curves, settings, variants, seeds = data["curves"], _settings(cfg), _variants(cfg), cfg.seeds
-    lr, dataset = cfg.options["lr"], cfg.options["dataset"]
+    dataset = cfg.options["dataset"]
 
-    ts = sorted({t for _, t in settings})
-    es = sorted({e for e, _ in settings})
+    layout = _layout(settings)
+    nrows, ncols = len(layout), max(len(r) for r in layout)
     color = _colors(variants)
-    fig = Figure(figsize=(5.2 * len(es) + 2.2, 4.2 * len(ts) + 0.6), layout="constrained")
+    fig = Figure(figsize=(5.4 * ncols + 0.8, 4.2 * nrows + 0.9), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = np.atleast_2d(fig.subplots(len(ts), len(es), sharex=True, sharey=True))
-    for i, t in enumerate(ts):
-        for j, e in enumerate(es):
+    axes = np.atleast_2d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
+    for i, row in enumerate(layout):
+        for j, setting in enumerate(row):
             ax = axes[i, j]
-            if (e, t) not in settings:
+            if setting is None:
                 ax.set_visible(False)
                 continue
+            e, t = setting
             for scheme, c in variants:
                 label = variant_label(scheme, c)
                 pts = [p for p in curves if (p["E"], p["T"], p["variant"]) == (e, t, label)]
@@ -411,37 +555,45 @@ def _plot_curves(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
                 x = np.array([p["cycle"] for p in pts], float)
                 m = np.array([p["accuracy_mean"] for p in pts], float)
                 sd = np.array([p["accuracy_std"] for p in pts], float)
-                text = f"{label} (τ̄ {pts[0]['tau_mean']:.2f})"
+                text = rf"{label} ($\bar\tau$ {pts[0]['tau_mean']:.2f}, $\eta$ {pts[0]['lr']:g})"
+                kind = label if c is None else label.split(" ")[0]
+                line = dict(_LINE.get(kind, _LINE["HA-Asyn"]))
+                if "marker" in line:
+                    line["markevery"] = max(1, len(x) // 10)
                 if c is None or scheme == "equal":
-                    ls = "-" if scheme == "optimal" else "--"
-                    band(ax, x, m, sd, color=color[label], label=text, ls=ls, lw=2.0)
+                    band(ax, x, m, sd, color=color[label], label=text, **line)
                 else:
-                    ax.plot(x, m, color=color[label], linewidth=1.3, label=text)
+                    ls, lw, zorder = line.pop("ls"), line.pop("lw"), line.pop("zorder")
+                    ax.plot(
+                        x, m, color=color[label], ls=ls, lw=lw, zorder=zorder, label=text, **line
+                    )
             for thr in THRESHOLDS:
                 ax.axhline(thr, color=MUTED, linestyle=":", linewidth=0.9)
             if not any(p["E"] == e and p["T"] == t and p["scheme"] == "equal" for p in curves):
                 ax.text(
                     0.97,
                     0.04,
-                    "HU: no allocation\n(energy budgets too small for d/K samples)",
+                    "HU: no allocation\n(energy budgets too small for $d/K$ samples)",
                     transform=ax.transAxes,
                     ha="right",
                     va="bottom",
                     fontsize=8,
                     color=scheme_color("equal"),
                 )
-            ax.set_title(f"T = {t:g} s, E = {e:g} J", fontsize=10)
+            ax.set_title(f"$T$ = {t:g} s, $E$ = {e:g} J", fontsize=10)
             ax.grid(True, **GRID)
             ax.legend(fontsize=7, loc="center right")
-            if i == len(ts) - 1:
+            if i == nrows - 1:
                 ax.set_xlabel("global update index")
             if j == 0:
                 ax.set_ylabel("test accuracy")
+            ax.tick_params(labelleft=True)
     axes[0, 0].set_ylim(0.0, 1.0)
     fig.suptitle(
         f"Async MEL, Figs. 4-5: test accuracy per global update, {dataset} with the MEL MLP, "
-        f"K = 20 (mean over {seeds} seed(s); bands ± 1 s.d.; lr = {lr:g}; thresholds dotted)",
-        fontsize=12,
+        f"$K$ = 20\n(mean over {seeds} seed(s); bands ± 1 s.d.; learning rate $\\eta$ per "
+        "variant by the rule; thresholds dotted; HA-Asyn thin with markers, over HA-Sync)",
+        fontsize=11,
     )
     fig.savefig(path, dpi=100)
 
@@ -456,7 +608,12 @@ def _plot_updates(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
 
     color = _colors(variants)
     labels = [variant_label(s, c) for s, c in variants]
-    fig = Figure(figsize=(max(8.0, 2.1 * len(settings) + 3.0), 4.0 * len(THRESHOLDS) + 0.6))
+    fig = Figure(
+        figsize=(
+            max(9.0, 1.6 * len(settings) * max(len(labels), 3) / 3 + 4.0),
+            3.8 * len(THRESHOLDS) + 1.0,
+        )
+    )
     fig.set_layout_engine("constrained")
     FigureCanvasAgg(fig)
     axes = np.atleast_1d(fig.subplots(len(THRESHOLDS), 1, sharex=True))
@@ -477,7 +634,16 @@ def _plot_updates(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
                 x = xs[s] - 0.4 + width * (v + 0.5)
                 if row is None or not row["reached"]:
                     why = "n/a" if row is None or not row["seeds"] else "n.r."
-                    ax.text(x, 0.3, why, rotation=90, ha="center", va="bottom", fontsize=7)
+                    ax.text(
+                        x,
+                        0.3,
+                        why,
+                        rotation=90,
+                        ha="center",
+                        va="bottom",
+                        fontsize=7,
+                        color=color[label],
+                    )
                     continue
                 m, sd = row["cycles_mean"], row["cycles_std"]
                 top = max(top, m + sd)
@@ -491,26 +657,66 @@ def _plot_updates(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
                         va="bottom",
                         fontsize=7,
                     )
+        ax.set_xlim(-0.5, len(settings) - 0.5)
         ax.set_ylim(0, top * 1.15 + 1)
         ax.set_ylabel(f"updates to reach {thr:.0%}")
         ax.grid(True, axis="y", **GRID)
         ax.set_title(
-            f"Global updates needed to reach {thr:.0%} test accuracy (n.r.: no seed reached it "
-            "in the run; n/a: no allocation)",
+            f"Global updates needed to reach {thr:.0%} test accuracy\n"
+            "(n.r.: no seed reached it in the run; n/a: no allocation)",
             fontsize=10,
         )
-    axes[-1].set_xticks(xs, [f"E = {e:g} J\nT = {t:g} s" for e, t in settings])
+    axes[-1].set_xticks(xs, [f"$E$ = {e:g} J\n$T$ = {t:g} s" for e, t in settings])
     fig.legend(
         handles=[Patch(color=color[label], label=label) for label in labels],
         loc="outside right center",
         fontsize=8,
     )
     fig.suptitle(
-        f"Async MEL, Fig. 7: updates to an accuracy threshold (mean ± 1 s.d. over the seeds "
+        "Async MEL, Fig. 7: updates to an accuracy threshold\n(mean ± 1 s.d. over the seeds "
         f"that reach it, {seeds} seed(s))",
-        fontsize=12,
+        fontsize=11,
     )
     fig.savefig(path, dpi=100)
+
+
+def _plot_lr(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
+    """The sensitivity to the learning rate: updates to 90/95 % (held-out) per variant and rate."""
+    settings, variants = _settings(cfg), _variants(cfg)
+    layout = _layout(settings)
+    color = _colors(variants)
+    markers = {"HA-Sync": "s", "HU-Sync": "D", "HU-Asyn": "d"}
+    panels = [
+        (
+            f"$T$ = {t:g} s, $E$ = {e:g} J",
+            lambda r, key=(e, t): (r["E"], r["T"]) == key,
+        )
+        for row in layout
+        for e, t in row
+    ]
+    labels = [variant_label(s, c) for s, c in variants]
+    series = [
+        (
+            label,
+            lambda r, lab=label: r["variant"] == lab,
+            {"color": color[label], "marker": markers.get(label, "o")},
+        )
+        for label in labels
+    ]
+    plan = cfg.tuned["plan"]
+    plot_lr(
+        path,
+        data["lr_rows"],
+        panels,
+        series,
+        title=(
+            "Async MEL: sensitivity to the learning rate $\\eta$\nupdates to reach 90 % and "
+            f"95 % accuracy on the held-out split (mean over {plan.seeds} tuning seed(s))"
+        ),
+        ncols=max(len(r) for r in layout),
+        horizon=plan.cycles,
+        unit="updates",
+    )
 
 
 EXPERIMENT = Experiment(
@@ -523,6 +729,8 @@ EXPERIMENT = Experiment(
         "scikit-learn digits with the MEL MLP; accuracy per global update and the "
         "updates needed to reach 90 % and 95 %, over 5 seeds. Needs torch."
     ),
+    duration="PENDING",
+    quick_duration="24 s",
     default_seeds=5,
     quick_seeds=2,
     tasks=_tasks,
@@ -532,12 +740,18 @@ EXPERIMENT = Experiment(
         Table("", CURVE_COLUMNS, "curves"),
         Table("-updates", UPDATE_COLUMNS, "updates"),
         Table("-seeds", SEED_COLUMNS, "seed_rows"),
+        Table("-lr", LR_COLUMNS, "lr_rows"),
     ),
-    figures=(Figure("", _plot_curves), Figure("-updates", _plot_updates)),
+    figures=(
+        Figure("", _plot_curves),
+        Figure("-updates", _plot_updates),
+        Figure("-lr", _plot_lr),
+    ),
     summary=_summary,
     notes=_notes,
-    options={"cycles": None, "lr": LR, "dataset": DATASET, "scale": "paper"},
+    options={"cycles": None, "lr": None, "dataset": DATASET, "scale": "paper"},
     prepare=_prepare,
+    tune=_tune,
 )
 #: Run the reproduction into ``out_dir`` (:meth:`.Experiment.run`; the options and files:
 #: the module docstring).

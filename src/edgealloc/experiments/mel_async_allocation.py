@@ -32,6 +32,8 @@ Files written to ``out_dir``
     Raw, one row per (E, T, c, scheme, seed); columns :data:`SEED_COLUMNS`.
 ``mel-async-allocation-store.jsonl``
     The sweep's results store.
+``mel-async-allocation-manifest.json``
+    The run configuration and the SHA-256 of every file written (:mod:`._outputs`).
 """
 
 from __future__ import annotations
@@ -216,19 +218,19 @@ def _plot(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
             ax.text(
                 0.97,
                 0.03,
-                "equal (HU): no allocation at any T\n(d/K samples exceed some energy budgets)",
+                "equal (HU): no allocation at any $T$\n($d/K$ samples exceed some energy budgets)",
                 transform=ax.transAxes,
                 ha="right",
                 va="bottom",
                 fontsize=8.5,
                 color=scheme_style("equal")["color"],
             )
-        ax.set_title(f"E = {e:g} J (budgets U[{e - 2.5:g}, {e + 2.5:g}] J)", fontsize=11)
-        ax.set_xlabel("global cycle time T (s)")
+        ax.set_title(f"$E$ = {e:g} J (budgets $U[{e - 2.5:g}, {e + 2.5:g}]$ J)", fontsize=11)
+        ax.set_xlabel("global cycle time $T$ (s)")
         ax.grid(True, **GRID)
         ax.set_xticks(sorted({r["T"] for r in rows}))
     axes[0].set_ylim(bottom=0)  # after plotting: the shared top covers every panel
-    axes[0].set_ylabel("mean local iterations  (1/K) Σ τ_k")
+    axes[0].set_ylabel(r"mean local iterations $(1/K)\,\sum_k \tau_k$")
     handles = [
         Line2D(
             [],
@@ -236,7 +238,7 @@ def _plot(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
             color=color[c],
             marker="o",
             markersize=4,
-            label="optimal, c = 0 (sync)" if c == 0 else f"optimal, c = {c}",
+            label="optimal, $c$ = 0 (sync)" if c == 0 else f"optimal, $c$ = {c}",
         )
         for c in cs
     ]
@@ -248,7 +250,7 @@ def _plot(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
             marker=scheme_style("paper")["marker"],
             markerfacecolor="none",
             linestyle=scheme_style("paper")["ls"],
-            label=f"paper (Algorithm 1), c = {COMPARE_C}",
+            label=f"paper (Algorithm 1), $c$ = {COMPARE_C}, hollow over the lines",
         ),
         Line2D(
             [],
@@ -256,12 +258,13 @@ def _plot(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
             color=scheme_style("equal")["color"],
             marker=scheme_style("equal")["marker"],
             linestyle=scheme_style("equal")["ls"],
-            label=f"equal (HU), c = {COMPARE_C}",
+            label=f"equal (HU), $c$ = {COMPARE_C}",
         ),
     ]
     fig.legend(handles=handles, loc="outside right center", fontsize=9, title="scheme")
     fig.suptitle(
-        "Async MEL with energy limits (K = 20): mean τ of the exact optimum per staleness cap c "
+        r"Async MEL with energy limits ($K$ = 20): mean $\tau$ of the exact optimum per "
+        "staleness cap $c$ "
         f"(mean over {seeds} instance(s); bars = 1 s.d.; gaps = no allocation)",
         fontsize=12,
     )
@@ -277,6 +280,8 @@ EXPERIMENT = Experiment(
         "with the paper's Algorithm 1 and equal allocation at c = 2, averaged over "
         "random placements and budgets (preset mel-async)."
     ),
+    duration="4 min 8 s",
+    quick_duration="5 s",
     default_seeds=10,
     quick_seeds=2,
     tasks=_tasks,

@@ -26,6 +26,11 @@
   stopped, on either backend. A torn last line (the process killed
   mid-write) is ignored. The store is a cache keyed by the task alone:
   delete it after changing what the function computes.
+* **Progress** (``progress=True``) goes to stderr: a rich bar on a terminal,
+  else plain lines (:class:`LineProgress`, e.g. ``mel-local-updates:
+  120/3040 instances (4%), 12 s``) when it starts, at most every
+  :data:`LINE_INTERVAL_S` seconds and at the end, so a piped or logged run
+  is never silent for minutes.
 * **Results** are what ``fn`` returned after a JSON round trip (tuples
   become lists, keys become strings), so a result read back from the store
   and a freshly computed one are identical.
@@ -52,11 +57,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from .._progress import LINE_INTERVAL_S, LineProgress
 from ..errors import ValidationError
 
 __all__ = [
     "BACKENDS",
+    "LINE_INTERVAL_S",
     "Backend",
+    "LineProgress",
     "LocalBackend",
     "RayBackend",
     "load_store",
@@ -312,6 +320,7 @@ def sweep_backend(backend: str = "local", *, address: str | None = None) -> Iter
 
 
 def _progress(enabled: bool, description: str, total: int, done: int):
+    """``(progress, task)``: a rich bar on a terminal, lines elsewhere, nothing when disabled."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -322,7 +331,8 @@ def _progress(enabled: bool, description: str, total: int, done: int):
         TimeRemainingColumn,
     )
 
-    show = enabled and sys.stderr.isatty()
+    if enabled and not sys.stderr.isatty():
+        return LineProgress(description, total, done), None
     prog = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -330,7 +340,7 @@ def _progress(enabled: bool, description: str, total: int, done: int):
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=Console(stderr=True),
-        disable=not show,
+        disable=not enabled,
         transient=False,
     )
     bar = prog.add_task(description, total=total, completed=done)
@@ -372,9 +382,12 @@ def run_sweep(
         the sweep (``"ray"``); ``None`` means ``os.cpu_count()``, ``1`` runs
         in this process (``"local"``).
     progress
-        Show a rich progress bar (only when stderr is a terminal).
+        Show progress on stderr: a rich bar when stderr is a terminal, else
+        plain lines (:class:`LineProgress`: ``description: 120/3040
+        instances (4%), 12 s``, at most every :data:`LINE_INTERVAL_S`
+        seconds and at the end).
     description
-        Label of the progress bar.
+        Label of the progress bar or lines.
     backend
         ``"local"`` or ``"ray"``; ``None`` (default) takes the one set by
         :func:`sweep_backend`, ``"local"`` outside it.

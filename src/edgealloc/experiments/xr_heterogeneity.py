@@ -67,6 +67,8 @@ Files written to ``out_dir``
 ``xr-heterogeneity-store.jsonl``
     The sweep's results store (one line per task: a grid point and a block
     of :data:`BLOCK` seeds); re-runs reuse it.
+``xr-heterogeneity-manifest.json``
+    The run configuration and the SHA-256 of every file written (:mod:`._outputs`).
 """
 
 from __future__ import annotations
@@ -118,6 +120,8 @@ __all__ = [
 NAME = "xr-heterogeneity"
 #: The heterogeneity factor held fixed in each panel (the paper does not say).
 ETA_FIXED = 0.5
+#: Sideways distance between the two strategies' points in Fig. 2 (in eta), for legibility.
+OFFSET = 0.008
 #: Heterogeneity steepness s of both C^(a) and C^(r) in Fig. 2 (the paper does not say).
 STEEPNESS = 1.0
 #: eta_comp grid (eta_comp = 1 would give the weakest user a zero compute rate).
@@ -306,14 +310,19 @@ def _series(
 
 def draw_strategies(
     ax: Any, rows: Sequence[Mapping[str, Any]], panel: str, x: str, offset: float, **match: Any
-) -> None:
+) -> list[tuple[Any, str]]:
     """Both strategies: the scheme run on every experiment as a line with ±1 s.d. error bars.
 
     That is ``optimal`` (whole points) for the server and, when D2D's whole
     points ran on a subset of the seeds only, the LP (``relaxed``) for D2D; the
-    other scheme is drawn as a thin dashed line (``relaxed``) or hollow markers
-    (``optimal`` on the subset).
+    other scheme is drawn as white dots over that line (``relaxed``, which lies
+    within 1 % of it) or hollow markers (``optimal`` on the subset). The two
+    strategies are drawn ``offset / 2`` left and right of each point. Returns
+    the legend entries ``(handle, label)`` that the axes' own handles lack.
     """
+    from matplotlib.lines import Line2D
+
+    extra: list[tuple[Any, str]] = []
     for k, strategy in enumerate(STRATEGIES):
         st = STRATEGY_STYLE[strategy]
         n = {
@@ -351,14 +360,22 @@ def draw_strategies(
         if not xo.size:
             continue
         if other == "relaxed":
-            ax.plot(
-                xo,
+            # within 1 % of the whole-points curve: white dots drawn over that coloured line
+            line = ax.plot(
+                xo + (k - 0.5) * offset,
                 mo,
-                color=st["color"],
-                linestyle="--",
-                linewidth=1.0,
-                alpha=0.8,
-                label=f"{st['label']}: {what[other]}, mean ({n[other]} exp.)",
+                color="white",
+                linestyle=(0, (1, 1.5)),
+                linewidth=1.3,
+                zorder=5,
+            )[0]
+            handle = (Line2D([], [], color=st["color"], linewidth=2.4), line)
+            extra.append(
+                (
+                    handle,
+                    f"{st['label']}: {what[other]}, mean ({n[other]} exp.), "
+                    "white dots over its line",
+                )
             )
         else:
             ax.plot(
@@ -372,12 +389,14 @@ def draw_strategies(
                 markeredgewidth=1.2,
                 label=f"{st['label']}: {what[other]}, mean (first {n[other]} exp.)",
             )
+    return extra
 
 
 def _plot(cfg: Config, d: Mapping[str, Any], path: Path) -> None:
     """Fig. 2: gain vs eta_comp and vs eta_comm, both strategies."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     rows, seeds, users = d["rows"], cfg.seeds, d["users"]
 
@@ -385,22 +404,28 @@ def _plot(cfg: Config, d: Mapping[str, Any], path: Path) -> None:
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2, sharey=True)
     for ax, panel, x, other in (
-        (axes[0], "comp", "eta_comp", f"η_comm = {ETA_FIXED:g}"),
-        (axes[1], "comm", "eta_comm", f"η_comp = {ETA_FIXED:g}"),
+        (axes[0], "comp", "eta_comp", rf"$\eta_{{comm}}$ = {ETA_FIXED:g}"),
+        (axes[1], "comm", "eta_comm", rf"$\eta_{{comp}}$ = {ETA_FIXED:g}"),
     ):
-        draw_strategies(ax, rows, panel, x, offset=0.008)
+        extra = draw_strategies(ax, rows, panel, x, offset=OFFSET)
         ax.axhline(1.0, color=MUTED, linewidth=0.8)
-        sym = "η_comp" if panel == "comp" else "η_comm"
+        sym = r"$\eta_{comp}$" if panel == "comp" else r"$\eta_{comm}$"
         what = "computational" if panel == "comp" else "communications (server uplink)"
         ax.set_xlabel(f"{what} heterogeneity factor {sym}")
         ax.set_title(f"({'a' if panel == 'comp' else 'b'}) gain vs {sym} ({other})", fontsize=11)
         ax.grid(True, **GRID)
-    axes[0].set_ylabel("gain  max_i T_i / T*")
+    axes[0].set_ylabel(r"gain $\mathrm{max}_i\, T_i \,/\, T^*$")
     axes[0].set_ylim(bottom=0.9)
     handles, labels = axes[0].get_legend_handles_labels()
+    handles += [h for h, _ in extra]
+    labels += [lab for _, lab in extra]
+    handles.append(Line2D([], [], color="none"))
+    labels.append(
+        f"server drawn {OFFSET / 2:g} left, D2D {OFFSET / 2:g} right of each $\\eta$ point"
+    )
     fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=9)
     fig.suptitle(
-        f"XR offloading, Fig. 2: gain of the two strategies (N = {users}, s = {STEEPNESS:g}; "
+        f"XR offloading, Fig. 2: gain of the two strategies ($N$ = {users}, $s$ = {STEEPNESS:g}; "
         f"mean ± 1 s.d. over {seeds} experiments per point)",
         fontsize=12,
     )
@@ -425,9 +450,9 @@ def plot_heterogeneity(path: Path, n: int = 50) -> Path:
             heterogeneity(n, 0.8, s),
             color=cmap(0.9 * k / (len(steeps) - 1)),
             linewidth=2,
-            label=f"s = {s:g}",
+            label=f"$s$ = {s:g}",
         )
-    axes[0].set_title("(a) η = 0.8, varying steepness s", fontsize=11)
+    axes[0].set_title(r"(a) $\eta$ = 0.8, varying steepness $s$", fontsize=11)
     etas = (0.2, 0.5, 0.8, 1.0)
     for k, eta in enumerate(etas):
         for s, ls in ((0.5, "--"), (2.0, "-")):
@@ -437,11 +462,11 @@ def plot_heterogeneity(path: Path, n: int = 50) -> Path:
                 color=cmap(0.9 * k / (len(etas) - 1)),
                 linestyle=ls,
                 linewidth=2,
-                label=f"η = {eta:g}, s = {s:g}",
+                label=rf"$\eta$ = {eta:g}, $s$ = {s:g}",
             )
-    axes[1].set_title("(b) varying η, s = 0.5 (dashed) and s = 2 (solid)", fontsize=11)
+    axes[1].set_title(r"(b) varying $\eta$, $s$ = 0.5 (dashed) and $s$ = 2 (solid)", fontsize=11)
     for ax in axes:
-        ax.set_xlabel(f"user index i (N = {n})")
+        ax.set_xlabel(f"user index $i$ ($N$ = {n})")
         ax.grid(True, **GRID)
         ax.set_ylim(-0.02, 1.05)
         ax.legend(
@@ -451,10 +476,10 @@ def plot_heterogeneity(path: Path, n: int = 50) -> Path:
             bbox_to_anchor=(0.5, -0.16),
             frameon=False,
         )
-    axes[0].set_ylabel("relative capacity C_i")
+    axes[0].set_ylabel("relative capacity $C_i$")
     fig.suptitle(
         "XR offloading, Fig. 1: heterogeneity function, eq. (2): "
-        "C_i = η (1 − ((i−1)/(N−1))^s)^(1/s) + 1 − η",
+        r"$C_i = \eta\,\left(1 - \left(\frac{i-1}{N-1}\right)^s\right)^{1/s} + 1 - \eta$",
         fontsize=12,
     )
     fig.savefig(path, dpi=110)
@@ -475,6 +500,8 @@ EXPERIMENT = Experiment(
         "paired experiments per point (presets xr-server, xr-d2d); plus Fig. 1, the "
         "heterogeneity function eq. (2)."
     ),
+    duration="12 min 46 s",
+    quick_duration="5 s",
     default_seeds=DEFAULT_SEEDS,
     quick_seeds=QUICK_SEEDS,
     tasks=_tasks,

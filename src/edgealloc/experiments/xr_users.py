@@ -35,6 +35,8 @@ Files written to ``out_dir``
     :data:`~._xr_tables.SEED_COLUMNS`.
 ``xr-users-store.jsonl``
     The sweep's results store.
+``xr-users-manifest.json``
+    The run configuration and the SHA-256 of every file written (:mod:`._outputs`).
 """
 
 from __future__ import annotations
@@ -352,7 +354,8 @@ def _plot(cfg: Config, d: Mapping[str, Any], path: Path) -> None:
                     alpha=alpha,
                     linewidth=1.8,
                     elinewidth=1.0,
-                    label=f"{STRATEGY_STYLE['server']['label']}, η_comm = {eta_comm:g}",
+                    label=f"{STRATEGY_STYLE['server']['label']}, $\\eta_{{comm}}$ = {eta_comm:g}"
+                    + (f", drawn at $N {(k - 1) * 0.6:+g}$" if k != 1 else ""),
                 )
             xs, m, sd = _series(rows, panel, "d2d", eta_comp, min(ETA_COMM))
             ax.errorbar(
@@ -365,25 +368,27 @@ def _plot(cfg: Config, d: Mapping[str, Any], path: Path) -> None:
                 capsize=3,
                 linewidth=1.8,
                 elinewidth=1.0,
-                label=f"{STRATEGY_STYLE['d2d']['label']} (independent of η_comm)",
+                label=f"{STRATEGY_STYLE['d2d']['label']} (independent of $\\eta_{{comm}}$), "
+                "drawn at $N + 0.6$",
             )
             ax.axhline(1.0, color=MUTED, linewidth=0.8)
             ax.set_title(
-                f"({'ab'[r_i]}{c_i + 1}) s = {s:g} "
-                f"({'many weak' if s < 1 else 'many strong'} users), η_comp = {eta_comp:g}",
+                f"({'ab'[r_i]}{c_i + 1}) $s$ = {s:g} "
+                f"({'many weak' if s < 1 else 'many strong'} users), "
+                f"$\\eta_{{comp}}$ = {eta_comp:g}",
                 fontsize=11,
             )
             ax.grid(True, **GRID)
             ax.set_ylim(bottom=0.95)
             if r_i == len(STEEPNESS) - 1:
-                ax.set_xlabel("number of users N")
+                ax.set_xlabel("number of users $N$")
             if c_i == 0:
-                ax.set_ylabel("gain  max_i T_i / T*")
+                ax.set_ylabel(r"gain $\mathrm{max}_i\, T_i \,/\, T^*$")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=9)
     what = {"optimal": "whole points", "relaxed": "continuous optimum"}
     fig.suptitle(
-        "XR offloading, Fig. 3: gain vs number of users N\n(mean ± 1 s.d. over "
+        "XR offloading, Fig. 3: gain vs number of users $N$\n(mean ± 1 s.d. over "
         f"{seeds} experiments per point; server: {what[main_scheme(rows, 'server')]}, "
         f"D2D: {what[main_scheme(rows, 'd2d')]})",
         fontsize=12,
@@ -419,6 +424,8 @@ EXPERIMENT = Experiment(
         "in {0.2, 0.8}, mean and s.d. over 200 paired experiments per point "
         "(50 above N = 50)."
     ),
+    duration="about 17 min",
+    quick_duration="4 s",
     default_seeds=DEFAULT_SEEDS,
     quick_seeds=QUICK_SEEDS,
     tasks=_tasks,

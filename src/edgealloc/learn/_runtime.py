@@ -29,10 +29,14 @@ def progress_bar(enabled: bool, total: int, description: str) -> contextlib.Abst
     """A bar over ``total`` units of work; yields ``advance(units, status=None)`` (or None).
 
     The bar is redrawn at most every 0.1 s, so advancing once per local step
-    costs next to nothing even when steps take microseconds.
+    costs next to nothing even when steps take microseconds. When stderr is
+    not a terminal the bar is :class:`~edgealloc._progress.LineProgress`
+    lines instead (``training: 2500/12500 steps (20%), 5 s, cycle 1``).
     """
     if not enabled:
         return contextlib.nullcontext(None)
+    if not sys.stderr.isatty():  # a pipe or a log: plain lines, at most every few seconds
+        return _line_progress(total, description)
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -70,3 +74,16 @@ def progress_bar(enabled: bool, total: int, description: str) -> contextlib.Abst
             yield advance
 
     return bar()
+
+
+@contextlib.contextmanager
+def _line_progress(total: int, description: str) -> Iterator[Any]:
+    from .._progress import LineProgress
+
+    label = description.strip() or "training"
+    with LineProgress(label, max(total, 1), 0, unit="steps") as lines:
+
+        def advance(units: int, status: str | None = None) -> None:
+            lines.advance(n=units, status=status)
+
+        yield advance

@@ -196,6 +196,38 @@ def scenario_for_model(
     return problem.replace(meta=meta)
 
 
+def paper_workload_scale(scenario: Any, spec: ModelSpec, n_train: int) -> float | None:
+    r"""Cycles per FLOP that make one local iteration of ``spec`` as costly as the scenario's.
+
+    .. math::
+
+        s = \frac{d_{\text{sc}}\, C_m^{\text{sc}}}{n_{\text{train}}\, C_m^{\text{model}}},
+
+    with :math:`d_{\text{sc}}` and :math:`C_m^{\text{sc}}` the
+    scenario's ``total_samples`` and the FLOPs per sample of its own network
+    (``workload.layers`` in its ``flops_convention``; 60,000 x 1,123,736 for
+    the MEL presets, [MEL-sync] Section V-A) and :math:`C_m^{\text{model}}`
+    those of the model that trains on ``n_train`` samples per cycle. With
+    ``workload.cycles_per_flop`` multiplied by :math:`s`, the compute time of
+    an iteration, :math:`C_m d_k / f_k` ([MEL-sync] eq. (4), [MEL-async]
+    eq. (11)), is the paper's for the same share of the data: the papers'
+    regime, a few to tens of local iterations per cycle. ``None`` when the
+    scenario does not describe its network by ``layers``.
+    """
+    data = _scenario_document(scenario)
+    workload = data.get("workload") if isinstance(data, Mapping) else None
+    if not isinstance(workload, Mapping) or not isinstance(workload.get("layers"), list):
+        return None
+    try:
+        conv = workload.get("flops_convention", "paper")
+        own = float(data["total_samples"]) * FullyConnected(
+            tuple(int(v) for v in workload["layers"])
+        ).flops_per_sample(conv)
+        return own / (float(n_train) * float(spec.flops_per_sample(conv)))
+    except (KeyError, TypeError, ValueError, ValidationError):
+        return None
+
+
 def model_mismatch(problem: MelProblem, spec: ModelSpec) -> str | None:
     """Why the problem's workload is not the trained model (``None`` when it is, or unknown)."""
     meta = problem.meta or {}

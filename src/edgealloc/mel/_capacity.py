@@ -56,7 +56,33 @@ def largest_n(base: ArrayLike, slope: ArrayLike, limit: ArrayLike, cap: ArrayLik
     q = q + up
     down = (q >= 0) & (base + slope * q > limit)
     q = q - down
+    # The quotient can be far off when base + slope * n absorbs slope * n (base / slope
+    # beyond 2**53): then n + 1 may still fit, or n not. The float expression is
+    # monotone in n, so bisect those entries to the exact answer.
+    more = (q < cap) & (base + slope * (q + 1) <= limit)
+    less = (q >= 0) & (base + slope * q > limit)
+    if more.any() or less.any():
+        shape = q.shape
+        q, more, less = (np.atleast_1d(x).copy() for x in (q, more, less))
+        b, s, lim = (np.atleast_1d(x) for x in (base, slope, limit))
+        top = np.atleast_1d(cap) + 1
+        for mask, lo, hi in ((more, q + 1, top), (less, np.full_like(q, -1.0), q.copy())):
+            if mask.any():
+                q[mask] = _bisect_fit(b[mask], s[mask], lim[mask], lo[mask], hi[mask])
+        q = q.reshape(shape)
     return q.astype(np.int64)
+
+
+def _bisect_fit(base, slope, limit, lo, hi):
+    """Largest ``n`` in ``[lo, hi)`` with ``base + slope * n <= limit``; ``lo`` fits (or is -1)."""
+    while True:
+        wide = hi - lo > 1
+        if not wide.any():
+            return lo
+        mid = np.where(wide, np.floor(lo + (hi - lo) / 2), lo)
+        fits = wide & (base + slope * mid <= limit)
+        lo = np.where(fits, mid, lo)
+        hi = np.where(wide & ~fits, mid, hi)
 
 
 class Capacities:

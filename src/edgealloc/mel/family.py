@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..family import Family
+from ._fuzz import check_result, random_document
 from .present import MelPresenter
 from .problem import MelProblem
 from .scenario import compile_mel
@@ -36,4 +37,6 @@ FAMILY = Family(
     trainable=frozenset({"optimal", "paper", "equal"}),
     demo_presets=("mel-sync", "mel-async"),
     presenter=MelPresenter(),
+    random_document=random_document,
+    check=check_result,
 )

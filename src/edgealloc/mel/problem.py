@@ -36,7 +36,13 @@ import numpy as np
 import pydantic
 from numpy.typing import ArrayLike, NDArray
 
-from .._validation import FrozenModel, array_field, check_length, validate_model
+from .._validation import (
+    FrozenModel,
+    array_field,
+    check_json_data,
+    check_length,
+    validate_model,
+)
 from ..errors import ValidationError
 from ..result import to_jsonable
 
@@ -45,6 +51,9 @@ __all__ = ["RTOL", "MelAllocation", "MelEnergy", "MelEvaluation", "MelProblem"]
 #: Relative tolerance with which :meth:`MelProblem.evaluate` accepts a time or
 #: energy constraint (solvers aim 1000 times tighter).
 RTOL = 1e-9
+
+#: Largest ``n_devices * total_samples``: sums of per-device sample counts stay in int64.
+MAX_SAMPLE_SLOTS = 2**62
 
 PositiveArray = array_field(positive=True)
 NonNegArray = array_field(nonnegative=True)
@@ -118,25 +127,10 @@ class MelProblem(FrozenModel):
 
     FAMILY: ClassVar[str] = "mel"
 
-    @pydantic.field_validator("total_samples", "min_samples", "staleness", mode="before")
+    @pydantic.field_validator("meta", mode="before")
     @classmethod
-    def _integral(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError(f"must be an integer (got {value})")
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, np.integer):
-            return int(value)
-        return value
-
-    @pydantic.field_validator("deadline", mode="before")
-    @classmethod
-    def _real(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError(f"must be a number (got {value})")
-        if isinstance(value, np.generic):
-            return value.item()
-        return value
+    def _meta(cls, value: Any) -> Any:
+        return None if value is None else check_json_data("", value)
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> MelProblem:
@@ -146,6 +140,12 @@ class MelProblem(FrozenModel):
         if self.energy is not None:
             for name in ("g2", "g1", "g0", "budget"):
                 check_length(f"energy.{name}", getattr(self.energy, name), n, "c2")
+        if n * self.total_samples > MAX_SAMPLE_SLOTS:
+            raise ValidationError(
+                "total_samples",
+                f"must be at most 2**62 / {n} devices = {MAX_SAMPLE_SLOTS // n} "
+                f"(got {self.total_samples}): sums of per-device samples must fit in int64",
+            )
         return self
 
     # ------------------------------------------------------------------ I/O

@@ -30,12 +30,20 @@ coefficients per sample (0 for the papers' networks).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pydantic
 
-from .._validation import check_memory, validate_model
+from .._validation import (
+    MAX_BANDWIDTH_HZ,
+    LaxInt,
+    LaxReal,
+    ScenarioModel,
+    check_memory,
+    lax_number_problem,
+    validate_model,
+)
 from ..errors import ValidationError
 from ..system import (
     Fleet,
@@ -48,8 +56,13 @@ from .problem import MelProblem
 __all__ = ["MelScenario", "compile_mel"]
 
 
-class _Strict(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+class _Strict(ScenarioModel):
+    """Unknown fields refused; numbers may be written as text (YAML 1.1 reads 1e9 so)."""
+
+
+PositiveReal = Annotated[LaxReal, pydantic.Field(gt=0)]
+NonNegReal = Annotated[LaxReal, pydantic.Field(ge=0)]
+PositiveInt = Annotated[LaxInt, pydantic.Field(gt=0)]
 
 
 class Placement(_Strict):
@@ -57,7 +70,7 @@ class Placement(_Strict):
 
     radius_m: float | None = pydantic.Field(default=None, gt=0, allow_inf_nan=False)
     min_distance_m: float = pydantic.Field(default=1.0, ge=0, allow_inf_nan=False)
-    distance_m: list[pydantic.PositiveFloat] | None = None
+    distance_m: list[PositiveReal] | None = None
 
     @pydantic.model_validator(mode="after")
     def _one(self) -> Placement:
@@ -83,21 +96,40 @@ class Budget(_Strict):
 
 class Devices(_Strict):
     count: int = pydantic.Field(ge=1)
-    classes: dict[str, float] = pydantic.Field(min_length=1)
-    cpu_hz: dict[str, pydantic.PositiveFloat] | None = None
+    classes: dict[str, NonNegReal] = pydantic.Field(min_length=1)
+    cpu_hz: dict[str, PositiveReal] | None = None
     tx_power_dbm: float | None = pydantic.Field(default=None, allow_inf_nan=False)
     placement: Placement
 
 
 class Link(_Strict):
-    bandwidth_hz: float = pydantic.Field(gt=0, allow_inf_nan=False)
+    bandwidth_hz: float = pydantic.Field(gt=0, le=MAX_BANDWIDTH_HZ, allow_inf_nan=False)
     noise_psd_dbm_hz: float = pydantic.Field(allow_inf_nan=False)
     pathloss: dict[str, Any]
     fading: Literal["none", "rayleigh"] = "none"
 
+    @pydantic.field_validator("pathloss", mode="before")
+    @classmethod
+    def _pathloss_numbers(cls, value: Any) -> Any:
+        """Numbers of the path-loss spec checked like every scenario number (finite, in range).
+
+        The spec's keys and model names are checked by
+        :func:`~edgealloc.system.pathloss_from_spec` when compiling.
+        """
+        if not isinstance(value, Mapping):
+            return value
+        out = dict(value)
+        for key, item in value.items():
+            if isinstance(item, int | float) and not isinstance(item, bool):
+                problem, number = lax_number_problem(item)
+                if problem is not None:
+                    raise ValidationError(str(key), problem)
+                out[key] = number
+        return out
+
 
 class Workload(_Strict):
-    layers: list[pydantic.PositiveInt] = pydantic.Field(min_length=2)
+    layers: list[PositiveInt] = pydantic.Field(min_length=2)
     features: int | None = pydantic.Field(default=None, ge=1)
     data_bits: float = pydantic.Field(default=32, gt=0, allow_inf_nan=False)
     model_bits: float = pydantic.Field(default=32, gt=0, allow_inf_nan=False)
@@ -127,7 +159,7 @@ class MelScenario(_Strict):
     total_samples: int = pydantic.Field(ge=1)
     min_samples: int = pydantic.Field(default=1, ge=0)
     staleness: int | None = pydantic.Field(default=None, ge=0)
-    seed: int = 0
+    seed: int = pydantic.Field(default=0, ge=0)
     devices: Devices
     link: Link
     workload: Workload
@@ -201,21 +233,24 @@ def compile_mel(data: Mapping[str, Any] | MelScenario) -> MelProblem:
     s_d = wl.per_sample_coefficients
     p_m, p_d = wl.model_bits, wl.data_bits
     f = fleet.cpu_hz
-    c2 = cycles / f
-    data_bits = features * p_d if sc.mode == "parallel" else 0.0
-    c1 = (data_bits + 2 * p_m * s_d) / rate
-    c0 = 2 * p_m * s_m / rate
-    energy = None
-    budget = None
-    if sc.energy is not None:
-        en = sc.energy
-        power = fleet.tx_power_w
-        g2 = en.cpu_mu * cycles * f ** (en.cpu_nu - 1)
-        g1 = power * p_m * s_d / rate
-        g0 = power * p_m * s_m / rate
-        b = en.budget_j
-        budget = b.mean + b.spread * (2 * rng.uniform(size=n) - 1)
-        energy = {"g2": g2, "g1": g1, "g0": g0, "budget": budget}
+    # A zero rate (a hopeless link budget) or extreme readings give infinite
+    # coefficients, which the canonical problem refuses by name below.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        c2 = cycles / f
+        data_bits = features * p_d if sc.mode == "parallel" else 0.0
+        c1 = (data_bits + 2 * p_m * s_d) / rate
+        c0 = 2 * p_m * s_m / rate
+        energy = None
+        budget = None
+        if sc.energy is not None:
+            en = sc.energy
+            power = fleet.tx_power_w
+            g2 = en.cpu_mu * cycles * f ** (en.cpu_nu - 1)
+            g1 = power * p_m * s_d / rate
+            g0 = power * p_m * s_m / rate
+            b = en.budget_j
+            budget = b.mean + b.spread * (2 * rng.uniform(size=n) - 1)
+            energy = {"g2": g2, "g1": g1, "g0": g0, "budget": budget}
     meta = {
         "scenario": sc.name or "custom",
         "mode": sc.mode,

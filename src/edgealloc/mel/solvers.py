@@ -54,6 +54,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._mckp import solve_mckp
+from .._validation import check_memory
 from ..errors import InfeasibleError, SolverError
 from ..result import Result, Status
 from ._capacity import TAU_MAX, Capacities, largest_n
@@ -64,6 +65,10 @@ from .problem import MelAllocation, MelProblem
 __all__ = ["SCHEMES", "solve_equal", "solve_optimal", "solve_paper", "solve_relaxed"]
 
 IntArray = NDArray[np.int64]
+
+#: Peak bytes per (device, tau) entry of the asynchronous search's capacity table and
+#: knapsacks (an estimate with margin: int64 capacities, float costs and values).
+BYTES_PER_WINDOW_ENTRY = 64
 
 #: Branch-and-bound nodes of the asynchronous relaxation (same in every scheme, so
 #: that every result reports the same ``relaxed_bound``).
@@ -407,7 +412,11 @@ def solve_optimal(problem: MelProblem) -> Result:
             t0=t0,
         )
     c = int(problem.staleness)
-    tau, windows = async_optimal(cap, c, tau_s)
+    # No participant runs more than its tau_top local iterations, so a staleness bound
+    # beyond max(tau_top) - 1 constrains nothing: the search needs only that window.
+    c_search = min(c, max(int(cap.tau_top.max()) - 1, 0))
+    check_memory("staleness", k * (2 * c_search + 1), BYTES_PER_WINDOW_ENTRY, what="window entries")
+    tau, windows = async_optimal(cap, c_search, tau_s)
     samples = _samples_for(cap, tau, tau > 0, must_take_part=True)
     tau = np.where(samples > 0, tau, 0)
     objective = float(tau.sum()) / k
@@ -650,14 +659,13 @@ def _paper_theorem1(problem: MelProblem, cap: Capacities, relaxed: float, t0: fl
     if tau < 1:
         return _failed(problem, "paper", f"{note}: floor(tau*) < 1", **fail)
     start_tau = tau
-    while tau >= 1 and problem.evaluate(np.full(k, tau), samples).violations:
-        tau -= 1
+    tau = _largest_fitting_tau(problem, samples, start_tau)
     if tau < 1:
         return _result(
             problem,
             "paper",
             Status.FAILED,
-            np.full(k, start_tau),
+            np.where(samples > 0, start_tau, 0),
             samples,
             message=f"{note}; the rounded allocation is infeasible for every tau.",
             **fail,
@@ -673,6 +681,53 @@ def _paper_theorem1(problem: MelProblem, cap: Capacities, relaxed: float, t0: fl
         message=f"{note}; rounded to tau = {tau}{extra}",
         **fail,
     )
+
+
+def _largest_feasible_floor(value: Callable[[float], tuple], top: float) -> float | None:
+    """Largest window floor ``m`` in ``[1, top]`` with a feasible allocation (None if none).
+
+    Feasibility only shrinks as ``m`` grows (every capacity falls with tau); a
+    bisection to the float resolution.
+    """
+    if value(1.0)[1] is None:
+        return None
+    lo, hi = 1.0, top  # lo feasible, hi not
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if not lo < mid < hi:
+            break
+        if value(mid)[1] is None:
+            hi = mid
+        else:
+            lo = mid
+    return lo
+
+
+def _largest_fitting_tau(problem: MelProblem, samples: IntArray, start: int) -> int:
+    """Largest common ``tau <= start`` that ``evaluate`` accepts with ``samples`` (0: none).
+
+    Idle devices (no samples) report ``tau = 0``, as in the returned plan.
+    Times and energies grow with ``tau`` and nothing else depends on it, so
+    the feasible ``tau`` form a prefix ``1..t``: a bisection, not a walk
+    down from ``start`` (which may be astronomically large when the
+    polynomial's root is wrong).
+    """
+
+    def fits(t: int) -> bool:
+        return not problem.evaluate(np.where(samples > 0, t, 0), samples).violations
+
+    if fits(start):
+        return start
+    if not fits(1):
+        return 0
+    lo, hi = 1, start  # lo fits, hi does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def _failed(problem, scheme, message, *, bound, relaxed_bound, t0) -> Result:
@@ -703,8 +758,24 @@ def _paper_async(problem: MelProblem, cap: Capacities, rel, relaxed: float, t0: 
 
     # Improve: golden-section line search on the window floor m (coordinate 1);
     # for each m the per-device block (coordinate 2) is solved by _feasible_at.
-    lo, hi = max(1.0, tau_star - c), tau_star
+    hi = tau_star
     best_v, best = value(hi)
+    if best is None:
+        # relax_sync's tau* and the capacities' own formula may disagree by a few ulps
+        # at the window floor tau*: take the largest feasible floor below it instead.
+        hi = _largest_feasible_floor(value, tau_star)
+        if hi is None:
+            return _failed(
+                problem,
+                "paper",
+                f"relaxation (17) tau* = {tau_star:.6g}, but no window floor m <= tau* has a "
+                "feasible continuous allocation",
+                bound=relaxed,
+                relaxed_bound=relaxed,
+                t0=t0,
+            )
+        best_v, best = value(hi)
+    lo = max(1.0, hi - c)
     if c > 0 and hi > lo:
         phi = (math.sqrt(5) - 1) / 2
         x1, x2 = hi - phi * (hi - lo), lo + phi * (hi - lo)
@@ -724,7 +795,6 @@ def _paper_async(problem: MelProblem, cap: Capacities, rel, relaxed: float, t0: 
                     best_v, best = f, g
             if hi - lo <= 1e-9 * max(1.0, hi):
                 break
-    assert best is not None
     _, tau_c, d_c = best
     # Flooring (Algorithm 1, line 7), then hand out the samples flooring dropped.
     tau = np.floor(tau_c * (1 + 1e-12)).astype(np.int64)

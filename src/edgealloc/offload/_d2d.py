@@ -72,6 +72,7 @@ crossover).
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Any
 
@@ -91,6 +92,8 @@ __all__ = ["LpSolution", "round_points", "solve_lp"]
 SIMPLEX_MAX_LINKS = 2000
 
 _FEAS_TOL = 1e-10
+#: Re-solves of the LP with link variables HiGHS returned below 0 fixed at 0.
+_RESOLVES = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,7 +141,7 @@ def _usable_links(p: OffloadD2DProblem) -> tuple[NDArray[np.intp], NDArray[np.in
 
 
 def _netted_lp(
-    p: OffloadD2DProblem, I: NDArray[np.intp], J: NDArray[np.intp]
+    p: OffloadD2DProblem, I: NDArray[np.intp], J: NDArray[np.intp], unit: float | None = None
 ) -> tuple[sp.csc_matrix, NDArray[np.float64], int]:
     r"""Rows ``A y <= b`` of the netted LP over ``y = (s_e, t_i, tau)``.
 
@@ -149,13 +152,16 @@ def _netted_lp(
     :math:`\sum_j s_{ij} r_{ij} T_0 / l_i \le 1` (P2c); for every user (P2b)
     :math:`t_i - \sum_j \frac{m r_{ij}}{a_i} s_{ij} + \sum_k \frac{m r_{ki}}{a_i}
     s_{ki} - \tau \le -T_i / T_0`. Returns ``(A, b, number of pairs)``.
+
+    ``unit`` replaces :math:`T_0` as the unit of time (the variables' upper
+    bound is then :math:`T_0 / \text{unit}` instead of 1).
     """
     n = p.n_users
     E = I.size
     l = p.points
     a = p.compute_rate
     m = p.macs_per_point
-    T0 = p.no_offload_time
+    T0 = p.no_offload_time if unit is None else unit
     rate = p.link_rate[I, J]
     lo, hi = np.minimum(I, J), np.maximum(I, J)
     pairs, pid = np.unique(lo * n + hi, return_inverse=True)
@@ -184,8 +190,14 @@ def _netted_lp(
     return A, b, P
 
 
-def _run_highs(A: sp.csc_matrix, b: NDArray[np.float64], n_cols: int, solver: str) -> Any:
-    """Minimise the last column (``tau``) subject to ``A y <= b``, ``0 <= y <= 1``.
+def _run_highs(
+    A: sp.csc_matrix,
+    b: NDArray[np.float64],
+    n_cols: int,
+    solver: str,
+    upper: NDArray[np.float64] | None = None,
+) -> Any:
+    """Minimise the last column (``tau``) subject to ``A y <= b``, ``0 <= y <= upper`` (1).
 
     HiGHS through :func:`scipy.optimize.linprog`: ``"highs-ds"`` (dual simplex)
     or ``"highs-ipm"`` (IPX, then crossover to a vertex).
@@ -198,7 +210,108 @@ def _run_highs(A: sp.csc_matrix, b: NDArray[np.float64], n_cols: int, solver: st
     }
     if solver == "highs-ipm":
         options["ipm_optimality_tolerance"] = _FEAS_TOL
-    return linprog(cost, A_ub=A, b_ub=b, bounds=(0.0, 1.0), method=solver, options=options)
+    bounds: Any = (0.0, 1.0) if upper is None else np.column_stack([np.zeros(n_cols), upper])
+    return linprog(cost, A_ub=A, b_ub=b, bounds=bounds, method=solver, options=options)
+
+
+def _solve_netted(
+    A: sp.csc_matrix,
+    b: NDArray[np.float64],
+    n_cols: int,
+    solver: str,
+    upper: NDArray[np.float64],
+) -> tuple[Any, str]:
+    """:func:`_run_highs`, retried with the other method before giving up; ``(result, method)``."""
+    res = _run_highs(A, b, n_cols, solver, upper)
+    if res.status != 0:
+        first = res.message
+        solver = "highs-ipm" if solver == "highs-ds" else "highs-ds"
+        res = _run_highs(A, b, n_cols, solver, upper)
+        if res.status != 0:
+            raise SolverError(f"HiGHS did not solve the LP (P2): {first} / {res.message}")
+    return res, solver
+
+
+def _column_scales(A: sp.csc_matrix, links: int) -> NDArray[np.float64]:
+    """Largest ``|A|`` of every link column (1 for the time columns).
+
+    A fast link moves many points per unit of busy time, so its column holds
+    ``m r_ij / a_j`` in the receiver's time row: 1e15 and more for links many
+    decades faster than the users compute. HiGHS refuses such values ("model
+    error") and multiplies its bound tolerance by them. Scaling each link
+    column to a largest entry of 1 (variable ``v = c y``, bound ``0 <= v <=
+    c``) removes both, with the same optimum, but turns the column's small
+    entries (the link's own transfer time) into ones HiGHS may drop (below
+    1e-9), so it is the fallback, not the rule.
+    """
+    scale = np.ones(A.shape[1])
+    col = np.asarray(abs(A[:, :links]).max(axis=0).todense()).ravel()
+    scale[:links] = np.where(col > 0, col, 1.0)
+    return scale
+
+
+def _solve_scaled(
+    p: OffloadD2DProblem,
+    I: NDArray[np.intp],
+    J: NDArray[np.intp],
+    A: sp.csc_matrix,
+    b: NDArray[np.float64],
+    scale: NDArray[np.float64],
+    solver: str,
+    unit: float,
+) -> tuple[Any, str, NDArray[np.float64], float, int]:
+    """Solve the netted LP with columns scaled by ``scale``; ``(res, method, X, value, re-solves)``.
+
+    ``unit``: the LP's unit of time (:func:`_netted_lp`).
+
+    HiGHS may return a link variable a hair below its bound 0 (within its
+    tolerance), which a large coefficient elsewhere in the column turns into
+    a saving the plan, clipped at 0, does not have. Those variables sit at
+    their bound in an exact optimum: they are fixed there and the LP solved
+    again (up to :data:`_RESOLVES` times) while the plan evaluates above the
+    LP value.
+    """
+    E = I.size
+    n_cols = A.shape[1]
+    As = A if np.all(scale == 1.0) else (A @ sp.diags(1.0 / scale)).tocsc()
+    fixed = np.zeros(n_cols, dtype=bool)
+    resolves = 0
+    top = scale * (p.no_offload_time / unit)
+    while True:
+        res, solver = _solve_netted(As, b, n_cols, solver, np.where(fixed, 0.0, top))
+        y = np.asarray(res.x) / scale
+        lp_value = float(res.fun) * unit
+        X = _points_sent(p, I, J, y[:E], unit)
+        t_star = float(_times(p, X)[1].max())
+        negative = np.zeros_like(fixed)
+        negative[:E] = y[:E] < 0
+        negative &= ~fixed
+        if t_star <= lp_value * (1 + 1e-7) + 1e-300 or not negative.any():
+            return res, solver, X, lp_value, resolves
+        if resolves == _RESOLVES:
+            return res, solver, X, lp_value, resolves
+        fixed |= negative
+        resolves += 1
+
+
+def _points_sent(
+    p: OffloadD2DProblem,
+    I: NDArray[np.intp],
+    J: NDArray[np.intp],
+    busy: NDArray[np.float64],
+    unit: float,
+) -> NDArray[np.float64]:
+    """Points per link from the LP's busy times, clipped at 0 and at what each sender holds."""
+    n, l = p.n_users, p.points
+    X = np.zeros((n, n))
+    x = np.clip(busy, 0.0, None) * p.link_rate[I, J] * unit
+    x[x <= 1e-12 * l[I]] = 0.0
+    X[I, J] = x
+    sent = X.sum(axis=1)
+    over = sent > l
+    if over.any():  # solver round-off: never send more than one holds
+        X[over] *= (l[over] / sent[over])[:, None]
+    return X
 
 
 def _times(
@@ -266,25 +379,49 @@ def solve_lp(p: OffloadD2DProblem, *, method: str = "auto") -> LpSolution:
         if method == "auto":
             method = "simplex" if E <= SIMPLEX_MAX_LINKS else "ipx"
         solver = "highs-ds" if method == "simplex" else "highs-ipm"
-        A, b, n_pairs = _netted_lp(p, I, J)
-        res = _run_highs(A, b, E + n + 1, solver)
-        if res.status != 0:  # retry with the other method before giving up
-            first = res.message
-            solver = "highs-ipm" if solver == "highs-ds" else "highs-ds"
-            res = _run_highs(A, b, E + n + 1, solver)
-            if res.status != 0:
-                raise SolverError(f"HiGHS did not solve the LP (P2): {first} / {res.message}")
-        y = np.asarray(res.x)
-        lp_value = float(res.fun) * T0
-        x = np.clip(y[:E], 0.0, None) * p.link_rate[I, J] * T0
-        x[x <= 1e-12 * l[I]] = 0.0
-        X[I, J] = x
-        sent = X.sum(axis=1)
-        over = sent > l
-        if over.any():  # solver round-off: never send more than one holds
-            X[over] *= (l[over] / sent[over])[:, None]
+        built = {T0: _netted_lp(p, I, J)}
+        n_pairs = built[T0][2]
+        failures: list[str] = []
+        # The LP as built first. If HiGHS refuses it or its plan evaluates above its
+        # value: with the link columns scaled (see _column_scales), then in units of
+        # the value found (HiGHS's tolerances are absolute, 1e-10 of the unit: when
+        # offloading cuts T0 by orders of magnitude, T0 is too coarse a unit).
+        unit, best = T0, math.inf
+        for unit, scaled in ((T0, False), (T0, True), (None, False), (None, True)):
+            unit = unit if unit is not None else best
+            if not math.isfinite(unit) or unit <= 0:
+                continue
+            if unit not in built:
+                built[unit] = _netted_lp(p, I, J, unit)
+            A, b, _ = built[unit]
+            scale = _column_scales(A, E) if scaled else np.ones(A.shape[1])
+            try:
+                res, solver, X, lp_value, resolves = _solve_scaled(
+                    p, I, J, A, b, scale, solver, unit
+                )
+            except SolverError as exc:
+                failures.append(str(exc))
+                continue
+            t_star = float(_times(p, X)[1].max())
+            best = min(best, t_star)
+            if t_star <= lp_value * (1 + 1e-7) + 1e-300:
+                break
+            failures.append(
+                f"LP (P2) solution evaluates to {t_star:.12g} s, above the LP value "
+                f"{lp_value:.12g} s"
+            )
+        else:
+            raise SolverError(
+                "; ".join(failures) + " (with and without scaled link columns, in units of "
+                "T0 and of the value found)"
+            )
+        resolved = f", {resolves} re-solve(s) with links fixed at 0" if resolves else ""
+        resolved += ", link columns scaled" if scaled else ""
+        resolved += f", time unit {unit:.3g} s" if unit != T0 else ""
         how = f"dual simplex, {res.nit} iterations" if solver == "highs-ds" else "IPX + crossover"
-        detail = f"; LP value {lp_value:.12g} s by HiGHS {how}; {E} links in {n_pairs} pairs"
+        detail = (
+            f"; LP value {lp_value:.12g} s by HiGHS {how}{resolved}; {E} links in {n_pairs} pairs"
+        )
     transfer, user = _times(p, X)
     t_star = float(user.max())
     with np.errstate(divide="ignore", invalid="ignore"):

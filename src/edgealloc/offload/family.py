@@ -8,6 +8,12 @@ presentation (both are drawn in the demo's ``offload.png``).
 from __future__ import annotations
 
 from ..family import Family
+from ._fuzz import (
+    check_d2d_result,
+    check_server_result,
+    random_d2d_document,
+    random_server_document,
+)
 from .present import OffloadPresenter
 from .problem import OffloadD2DProblem, OffloadServerProblem
 from .scenario import compile_offload
@@ -49,6 +55,8 @@ SERVER = Family(
     integral=frozenset({"optimal", "paper", "none"}),
     demo_presets=("xr-server",),
     presenter=_PRESENTER,
+    random_document=random_server_document,
+    check=check_server_result,
 )
 
 D2D = Family(
@@ -63,4 +71,6 @@ D2D = Family(
     integral=frozenset({"optimal", "none"}),
     demo_presets=("xr-d2d",),
     presenter=_PRESENTER,
+    random_document=random_d2d_document,
+    check=check_d2d_result,
 )

@@ -49,7 +49,14 @@ import numpy as np
 import pydantic
 from numpy.typing import ArrayLike, NDArray
 
-from .._validation import FrozenModel, array_field, check_length, matrix_field, validate_model
+from .._validation import (
+    FrozenModel,
+    array_field,
+    check_json_data,
+    check_length,
+    matrix_field,
+    validate_model,
+)
 from ..errors import ValidationError
 from ..result import to_jsonable
 
@@ -72,14 +79,6 @@ NonNegArray = array_field(nonnegative=True)
 RateMatrix = matrix_field(nonnegative=True)
 
 
-def _integral(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError(f"must be a number (got {value})")
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 class _OffloadBase(FrozenModel):
     """Fields and helpers shared by both offloading problems."""
 
@@ -90,10 +89,10 @@ class _OffloadBase(FrozenModel):
     description: str | None = None
     meta: dict[str, Any] | None = None
 
-    @pydantic.field_validator("macs_per_point", mode="before")
+    @pydantic.field_validator("meta", mode="before")
     @classmethod
-    def _number(cls, value: Any) -> Any:
-        return _integral(value)
+    def _meta(cls, value: Any) -> Any:
+        return None if value is None else check_json_data("", value)
 
     @property
     def n_devices(self) -> int:
@@ -179,11 +178,6 @@ class OffloadServerProblem(_OffloadBase):
     server_rate: float = pydantic.Field(gt=0, allow_inf_nan=False)
 
     FAMILY: ClassVar[str] = "offload-server"
-
-    @pydantic.field_validator("server_rate", mode="before")
-    @classmethod
-    def _server_number(cls, value: Any) -> Any:
-        return _integral(value)
 
     @pydantic.model_validator(mode="after")
     def _lengths(self) -> OffloadServerProblem:

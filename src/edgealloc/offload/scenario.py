@@ -75,7 +75,7 @@ from typing import Any, Literal
 import numpy as np
 import pydantic
 
-from .._validation import check_memory, validate_model
+from .._validation import MAX_BANDWIDTH_HZ, ScenarioModel, check_memory, validate_model
 from ..errors import ValidationError
 from ..system.fleet import heterogeneity, uniform_disc
 from ..system.radio import (
@@ -97,8 +97,8 @@ __all__ = [
 _FINITE = {"allow_inf_nan": False}
 
 
-class _Strict(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+class _Strict(ScenarioModel):
+    """Unknown fields refused; numbers may be written as text (YAML 1.1 reads 1e9 so)."""
 
 
 class Placement(_Strict):
@@ -209,7 +209,7 @@ class RMax(_Strict):
 class Uplink(_Strict):
     """The users' uplink to the edge server (Strategy #1)."""
 
-    bandwidth_hz: float = pydantic.Field(gt=0, **_FINITE)
+    bandwidth_hz: float = pydantic.Field(gt=0, le=MAX_BANDWIDTH_HZ, **_FINITE)
     max_snr_db: float = pydantic.Field(**_FINITE)
     r_max: RMax = RMax(model="snr-cap")
 
@@ -250,7 +250,7 @@ class D2DLink(_Strict):
     """The 60 GHz device-to-device links (Strategy #2; and ``r_max: d2d-multiple``)."""
 
     carrier_hz: float = pydantic.Field(gt=0, **_FINITE)
-    bandwidth_hz: float = pydantic.Field(gt=0, **_FINITE)
+    bandwidth_hz: float = pydantic.Field(gt=0, le=MAX_BANDWIDTH_HZ, **_FINITE)
     tx_power_dbm: float = pydantic.Field(**_FINITE)
     noise_power_dbm: float = pydantic.Field(**_FINITE)
     max_snr_db: float = pydantic.Field(**_FINITE)
@@ -294,7 +294,7 @@ class OffloadScenario(_Strict):
     name: str | None = None
     description: str | None = None
     notes: str | list[str] | None = None
-    seed: int = 0
+    seed: int = pydantic.Field(default=0, ge=0)
     devices: Devices
     points: Points
     compute: Compute
