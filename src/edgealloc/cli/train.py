@@ -1,16 +1,16 @@
 """``edgealloc train``: real training under an allocation, on a simulated clock.
 
 Registered in :mod:`edgealloc.cli` as the command ``train``. Families declare
-which of their schemes can be trained (``Family.trainable``).
-The command compiles the scenario with the trained model as its workload
-(:func:`edgealloc.learn.scenario.scenario_for_model`), solves it with the scheme
-(or with every trainable scheme, ``--scheme all``), trains the allocation
-(:func:`edgealloc.learn.training.train`, with one
+which of their schemes can be trained (``Family.trainable``); the trainer
+registry (:mod:`edgealloc.learn.trainers`) says how: the command asks the
+family's :class:`~edgealloc.learn.trainers.Trainer` to compile the scenario
+with the trained model as its workload, solves it with the scheme (or with
+every trainable scheme, ``--scheme all``), trains the allocation (with one
 :class:`~edgealloc.learn.options.TrainOptions` built from the flags; an error
 in one names the flag) and writes into ``--out``:
 
 ``record.csv``
-    One row per global cycle (cycle 0 = the initial model):
+    One row per global cycle or communication round (0 = the initial model):
     ``cycle,sim_time_s,energy_j,train_loss,test_loss,test_accuracy,...``
     (:data:`edgealloc.learn.records.RECORD_COLUMNS`).
 ``record.png``
@@ -38,7 +38,6 @@ exits 2 with the one-line fix (``pip install 'edgealloc[learn]'``).
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -70,7 +69,6 @@ DEFAULT_LR = 0.1
 DEFAULT_KAPPA = 1e-28
 
 _MODELS = ("mlp", "cnn", "linear")
-_SAMPLES_KEYS = ("d", "total_samples")
 
 #: The flag that sets each :class:`~edgealloc.learn.options.TrainOptions` field: an error
 #: on a field names the flag the user typed.
@@ -96,7 +94,7 @@ TrainSetOption = Annotated[
         metavar="KEY=VALUE",
         help="Override a scenario field before compiling, e.g. --set devices=5 --set T=10 "
         "(dotted keys reach into scenarios; values are YAML). d / total_samples defaults to "
-        "the training set size.",
+        "the training set size (local SGD families).",
     ),
 ]
 
@@ -143,18 +141,27 @@ def _source_document(source: str) -> tuple[str | None, bool]:
     return (family if isinstance(family, str) else None), canonical
 
 
-def _trainable_family(source: str) -> tuple[Any, bool]:
-    """The family descriptor ``source`` compiles to, refused when none of its schemes trains."""
+def _trainable_family(source: str) -> tuple[Any, Any, bool]:
+    """The family descriptor ``source`` compiles to and its trainer, refused when none trains."""
+    from ..learn.trainers import trainers
+
     name, canonical = _source_document(source)
     family = registry.get_family(name)
+    known = trainers()
+    able = [n for n, fam in registry.families().items() if fam.trainable and n in known]
     if not family.trainable:
-        able = [n for n, fam in registry.families().items() if fam.trainable]
         raise ValidationError(
             source,
             f"family {family.name} has no trainable schemes (families that train: "
             f"{', '.join(able)})",
         )
-    return family, canonical
+    if family.name not in known:
+        raise ValidationError(
+            source,
+            f"family {family.name} has trainable schemes but no trainer is installed "
+            f"(families that train: {', '.join(able)})",
+        )
+    return family, known[family.name], canonical
 
 
 def _run(
@@ -183,7 +190,7 @@ def _run(
 
     overrides = parse_sets(sets)
     check_source(scenario)
-    family, canonical = _trainable_family(scenario)
+    family, trainer, canonical = _trainable_family(scenario)
     trainable = [s for s in family.schemes if s in family.trainable]
     if scheme in family.schemes and scheme not in family.trainable:
         why = (
@@ -208,7 +215,7 @@ def _run(
             lr=lr,
             seed=seed,
             batched=not sequential,
-            progress=bool(getattr(sys.stderr, "isatty", lambda: False)()),
+            progress=True,  # a bar on a terminal, else lines on stderr (edgealloc._progress)
             eval_every=eval_every,
             clock=clock,
             kappa=kappa,
@@ -216,12 +223,12 @@ def _run(
             threads=threads,
             device=device,
         )
+        trainer.check_options(options)
     names = trainable if scheme == "all" else [scheme]
     files = _outputs(out, names, force)
 
     from ..learn.data import load_dataset
     from ..learn.models import model_for
-    from ..learn.run import compare_schemes, scenario_for_model, train
 
     notes: list[str] = []
     ds = load_dataset(dataset, seed=seed, path=data_path, n_samples=n_samples)
@@ -235,19 +242,11 @@ def _run(
             "to the trained model (give a scenario to compile it for the model)"
         )
     else:
-        own_d = any(key in overrides for key in _SAMPLES_KEYS)
-        problem = scenario_for_model(
-            scenario,
-            spec,
-            overrides,
-            total_samples=None if own_d else ds.n_train,
-            mode=options.mode,
-        )
-        if not own_d:
-            notes.append(
-                f"d = {ds.n_train} samples per cycle, the training set size "
-                "(--set d=N to change it)"
+        with _flag_errors():
+            problem, compiled_notes = trainer.compile_for_model(
+                scenario, spec, overrides, n_train=ds.n_train, mode=options.mode
             )
+        notes.extend(compiled_notes)
     import warnings
 
     from ..errors import EdgeallocWarning
@@ -255,7 +254,7 @@ def _run(
     with warnings.catch_warnings(record=True) as caught, _flag_errors():
         warnings.simplefilter("always", EdgeallocWarning)
         if scheme == "all":
-            comparison = compare_schemes(problem, ds, spec=spec, options=options)
+            comparison = trainer.compare(problem, ds, spec=spec, options=options)
             records = dict(comparison.records)
             for name, why in comparison.skipped.items():
                 notes.append(f"{name} not trained: {why}")
@@ -264,7 +263,7 @@ def _run(
             from ..api import solve
 
             res = solve(problem, scheme)  # InfeasibleError -> exit 3
-            records = {scheme: train(problem, res, ds, spec=spec, options=options)}
+            records = {scheme: trainer.train(problem, res, ds, spec=spec, options=options)}
             rows = None
     kept = [n for rec in records.values() for n in rec.notes]
     for w in dict.fromkeys(str(c.message) for c in caught):
@@ -294,12 +293,10 @@ def _run(
     written.append(files["problem"])
 
     if rows is None:
-        from ..learn.run import Comparison
-
-        rows = Comparison(records=records, results={}, skipped={}).summary_rows()
+        rows = trainer.summary_rows(records)
     con = console()
     con.print(first.describe())
-    title = f"{cycles} global cycles on the simulated clock"
+    title = f"{cycles} {trainer.rounds} on the simulated clock"
     con.print(rows_table(_pretty(rows), title=title))
     for note in _notes(notes, records):
         con.print(f"note: {note}")
@@ -337,6 +334,9 @@ def _pretty(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     names = {
         "cycle_time_s": "cycle (s)",
         "j_per_cycle": "J/cycle",
+        "global_batch": "global batch",
+        "round_s": "round (s)",
+        "j_per_round": "J/round",
         "sim_time_s": "sim time (s)",
         "energy_j": "energy (J)",
         "test_accuracy": "test acc",
@@ -350,16 +350,16 @@ def train_command(
     scenario: Annotated[
         str,
         typer.Argument(
-            help="Scenario file (YAML/JSON) or preset name (e.g. mel-sync, mel-async); a "
-            "canonical problem is used as given."
+            help="Scenario file (YAML/JSON) or preset name (e.g. mel-sync, mel-async, "
+            "feel-cpu, feel-gpu); a canonical problem is used as given."
         ),
     ],
     scheme: Annotated[
         str,
         typer.Option(
             "--scheme",
-            help="A scheme of the scenario's family that trains (e.g. optimal, paper, equal), "
-            "or 'all' to compare them.",
+            help="A scheme of the scenario's family that trains (e.g. optimal, paper, equal, "
+            "online, full), or 'all' to compare them.",
         ),
     ] = "optimal",
     dataset: Annotated[
@@ -370,9 +370,10 @@ def train_command(
         int,
         typer.Option(
             "--cycles",
-            help="Global cycles to train. Each runs the allocation's tau local steps per "
-            "learner: about 25 s of CPU per cycle for mel-sync on digits (tau ~ 2,500); "
-            "--set T=... shortens it.",
+            help="Global cycles (communication rounds for feel-*) to train. A mel cycle runs "
+            "the allocation's tau local steps per learner: about 25 s of CPU per cycle for "
+            "mel-sync on digits (tau ~ 2,500; --set T=... shortens it); a feel round is one "
+            "gradient step on the plan's batches (milliseconds).",
         ),
     ] = 5,
     seed: Annotated[
@@ -388,7 +389,7 @@ def train_command(
         typer.Option(
             "--mode",
             help="parallel (the orchestrator ships fresh batches) or federated (learners own "
-            "their data); default: the scenario's.",
+            "their data); default: the scenario's (feel: federated).",
             show_default=False,
         ),
     ] = None,
@@ -396,9 +397,14 @@ def train_command(
         str,
         typer.Option("--partition", help="Federated partition: iid, shards or unbalanced."),
     ] = "iid",
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate of the local steps.")] = (
-        DEFAULT_LR
-    ),
+    lr: Annotated[
+        float,
+        typer.Option(
+            "--lr",
+            help="Learning rate of the local steps (feel: the rate at a global batch of 128, "
+            "scaled by sqrt(B / 128)).",
+        ),
+    ] = DEFAULT_LR,
     data_path: Annotated[
         Path | None,
         typer.Option("--data-path", help="Folder with the MNIST IDX or CIFAR-10 files."),
@@ -414,14 +420,16 @@ def train_command(
         str,
         typer.Option(
             "--clock",
-            help="Cycle duration: slowest (the slowest learner, at most T) or deadline (T).",
+            help="Cycle duration: slowest (the slowest learner, at most T) or deadline (T); "
+            "a feel round always lasts the plan's latency.",
         ),
     ] = "slowest",
     kappa: Annotated[
         float,
         typer.Option(
             "--kappa",
-            help="CPU energy kappa f^2 J/cycle, when the scenario has no energy model.",
+            help="CPU energy kappa f^2 J/cycle, when the scenario has no energy model "
+            "(feel: always).",
         ),
     ] = DEFAULT_KAPPA,
     sequential: Annotated[
@@ -444,12 +452,14 @@ def train_command(
     """Train a model under an allocation; record accuracy vs simulated time and energy.
 
     The scenario is compiled with the trained model as its workload, solved
-    with the scheme, and every global cycle advances the simulated clock by
-    the allocation's cycle time and each device's energy by its per-cycle
-    energy. Writes record.csv, record.png, allocation.json, ledger.csv and
-    problem.json to --out (one file per scheme and comparison.png with
-    --scheme all). Example (about 10 s): edgealloc train mel-sync --set
-    devices=5 --set T=1 --scheme all --cycles 5 -o results/train.
+    with the scheme, and every global cycle (communication round) advances
+    the simulated clock by the allocation's cycle time (round latency) and
+    each device's energy by its per-cycle energy. Writes record.csv,
+    record.png, allocation.json, ledger.csv and problem.json to --out (one
+    file per scheme and comparison.png with --scheme all). Examples (about
+    10 s each): edgealloc train mel-sync --set devices=5 --set T=1 --scheme
+    all --cycles 5 -o results/train; edgealloc train feel-cpu --scheme all
+    --cycles 100 -o results/feel.
     """
     guarded(_run)(
         scenario,

@@ -83,16 +83,16 @@ def water_fill(offset: FloatArray, weight: FloatArray) -> tuple[float, FloatArra
     w = np.asarray(weight, dtype=float)
     # Left of (or at) the root: at max(a + w) one term alone is >= 1; at min(a) + sum(w),
     # when it exceeds every a_k, each term is >= w_k / sum(w).
-    t = max(float(np.max(a + w)), float(a.min() + w.sum()))
+    t = max(float((a + w).max()), float(a.min() + w.sum()))
     busiest = float(np.max(a))
     if t <= busiest:  # some w_k below the rounding of a_k: start one step past max(a)
         t = float(np.nextafter(busiest, math.inf))
     for _ in range(200):
         x = t - a
-        f = float(np.sum(w / x)) - 1.0
+        f = float((w / x).sum()) - 1.0
         if f <= 0.0:
             break
-        step = f / float(np.sum(w / (x * x)))
+        step = f / float((w / (x * x)).sum())
         if not step > _NEWTON_RTOL * abs(t):  # converged (or underflowed)
             break
         t += step
@@ -103,7 +103,7 @@ def water_fill(offset: FloatArray, weight: FloatArray) -> tuple[float, FloatArra
     step = 4 * np.finfo(float).eps * abs(t)
     for _ in range(80):
         shares = w / (t - a)
-        if float(np.sum(shares)) <= 1.0:
+        if float(shares.sum()) <= 1.0:
             return t, shares
         t += step
         step *= 2

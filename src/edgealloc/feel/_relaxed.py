@@ -26,7 +26,10 @@ search :math:`T`, which is in one-to-one correspondence with
 :math:`B = N_c(T)`). By the envelope theorem :math:`N_c'(T) = \nu \sum_k
 w_k / x_k^2`, and the optimum is the root of the decreasing function
 :math:`G(T) = N_c'(T)(T + T_D) - 2 N_c(T)` (stationarity of
-:math:`\log N_c - 2\log(T + T_D)`).
+:math:`\log N_c - 2\log(T + T_D)`), found by Newton's method with the exact
+slope of the current split of the devices, safeguarded by bisection
+(:meth:`Continuous._newton`; about a third fewer evaluations of :meth:`Continuous.at`
+than Brent's method).
 """
 
 from __future__ import annotations
@@ -132,15 +135,15 @@ class Continuous:
         dev = self.dev
         w, a = dev.w, self.a
         x_lo = T - self.t_low  # largest x: batch at its lower bound
-        if (x_lo <= 0).any() or float(np.sum(w / x_lo)) > 1.0:
+        if (x_lo <= 0).any() or float((w / x_lo).sum()) > 1.0:
             return None
         x_hi = T - self.t_max  # smallest x: batch at B^max (no clip when <= 0)
-        if (x_hi > 0).all() and float(np.sum(w / x_hi)) <= 1.0:
+        if (x_hi > 0).all() and float((w / x_hi).sum()) <= 1.0:
             return self._point(T, x_hi, 0.0)
 
-        rho_hi = float(np.max(x_lo / a))  # every device at its lower bound: feasible
-        reach = x_hi > 0
-        cands = np.concatenate([(x_hi / a)[reach], (w / a)[~reach]])
+        rho_hi = float((x_lo / a).max())  # every device at its lower bound: feasible
+        # one candidate per device: x_hi / a where B^max is reachable, else w / a
+        cands = np.where(x_hi > 0, x_hi, w) / a
         rho_lo = 0.5 * float(cands.min())  # frame over-used there (see the module notes)
         rho = _share_root(w, a, self.wa, x_hi, x_lo, rho_lo, rho_hi, self._rho)
         self._rho = rho
@@ -151,7 +154,7 @@ class Continuous:
         dev = self.dev
         b = dev.threshold + (T - dev.base - x) / dev.slope
         b = np.clip(b, self.low, float(dev.bmax))
-        slope = rho * rho * float(np.sum(dev.w / (x * x)))
+        slope = rho * rho * float((dev.w / (x * x)).sum())
         return RelaxedPoint(T=T, batch=b, x=x, rho=rho, total=float(b.sum()), slope=slope)
 
     def ratio(self, T: float, t_down: float) -> float:
@@ -184,11 +187,62 @@ class Continuous:
             full = self.at(self.t_full * (1 + 4 * _EPS))
             return full if full is not None else self._fail()
         else:
-            a, b = self._bracket(g, lo, hi, self.guess(t_down))
-            # Full precision: the peak may sit on a kink, where h is not flat.
-            T = brentq(g, a, b, xtol=4 * _EPS * b, rtol=4 * _EPS, maxiter=300)
+            # Full precision: the peak may sit on a kink, where G is not smooth.
+            T = self._newton(lo, hi, self.guess(t_down), t_down)
         pt = self.at(T)
         return pt if pt is not None else self._fail()
+
+    def _newton(self, a: float, b: float, start: float, t_down: float) -> float:
+        r"""The root of the decreasing ``G`` in ``(a, b)`` (``G(a) > 0 > G(b)``).
+
+        Newton's method on ``G`` safeguarded by bisection: at each point the
+        slope is exact for the current split of the devices (free ones at
+        :math:`x_k = \rho a_k`, clipped ones at a fixed batch): with
+        :math:`D = \sum_{clip} w_k/x_k^2`, :math:`E = \sum_{clip} w_k/x_k^3`,
+        :math:`S = \sum_{free} w_k/a_k` and :math:`r = \rho / S = 1/(1 - Q)`,
+        :math:`N_c'' = -2\rho^2 (E + D^2 r)` and
+        :math:`G' = N_c''(T + T_D) - N_c'`. Piecewise smooth and continuous, ``G``
+        is then solved in a few steps once the split settles; a step that leaves
+        the bracket bisects it instead. Stops at a relative ``4 eps``.
+        """
+        dev = self.dev
+        T = start if a < start < b else math.sqrt(a * b)
+        for _ in range(300):
+            pt = self.at(T)
+            if pt is None:  # pragma: no cover - T above t_min
+                a = T
+                T = 0.5 * (a + b)
+                continue
+            g = pt.slope * (T + t_down) - 2.0 * pt.total
+            if g > 0:
+                a = T
+            elif g < 0:
+                b = T
+            else:
+                return T
+            if b - a <= 4 * _EPS * b:
+                return b
+            nxt = math.nan
+            if pt.rho > 0:
+                y = pt.rho * self.a
+                free = (y > T - self.t_max) & (y < T - self.t_low)
+                s = float(self.wa[free].sum())
+                if s > 0:
+                    clip = ~free
+                    xc = pt.x[clip]
+                    wc = dev.w[clip]
+                    d = float((wc / (xc * xc)).sum())
+                    e = float((wc / (xc * xc * xc)).sum())
+                    n2 = -2.0 * pt.rho * pt.rho * (e + d * d * pt.rho / s)
+                    g1 = n2 * (T + t_down) - pt.slope
+                    if g1 < 0:
+                        nxt = T - g / g1
+            if abs(nxt - T) <= 4 * _EPS * T:
+                return T  # a Newton step below rounding: T is the root
+            if not a < nxt < b:
+                nxt = 0.5 * (a + b)
+            T = nxt
+        return T  # pragma: no cover - bisection alone ends within 300 halvings
 
     def guess(self, t_down: float) -> float:
         r"""The optimum if no batch were clipped: :math:`T = T_D - 2(C_0 - S^2)/\sum_k V_k`.
@@ -200,8 +254,8 @@ class Continuous:
         """
         d = self.dev
         v = 1.0 / d.slope
-        c0 = float(np.sum(d.threshold - d.base * v))
-        s = float(np.sum(np.sqrt(d.w * v)))
+        c0 = float((d.threshold - d.base * v).sum())
+        s = float((np.sqrt(d.w * v)).sum())
         return t_down - 2.0 * (c0 - s * s) / float(v.sum())
 
     @staticmethod

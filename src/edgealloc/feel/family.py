@@ -37,6 +37,7 @@ ALIASES: dict[str, str] = {
     "gpu_slope": "devices.gpu.slope_s",
     "gpu_threshold": "devices.gpu.threshold",
     "gpu_update": "devices.gpu.update_time_s",
+    "gpu_power": "devices.gpu.power_w",
 }
 
 #: Schemes whose batches are integers (``relaxed`` is continuous).
@@ -59,8 +60,8 @@ FAMILY = Family(
     compile=compile_feel,
     aliases=ALIASES,
     integral=INTEGRAL,
-    # Training under the plans comes in the next phase; the integral plans are the ones
-    # it will train.
+    # edgealloc.learn's feel trainer (gradient averaging, one step per round on B_k
+    # samples per device) trains the integral plans.
     trainable=INTEGRAL,
     demo_presets=("feel-cpu",),
     presenter=FeelPresenter(),

@@ -27,23 +27,14 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pydantic
 
-from .._validation import validate_model
+from .._validation import (
+    MAX_BANDWIDTH_HZ,
+    LaxReal,
+    ScenarioModel,
+    lax_number_problem,
+    validate_model,
+)
 from ..errors import ValidationError
-
-try:  # the shared scenario base: lax, range-checked numbers (edgealloc._validation)
-    from .._validation import LaxReal, ScenarioModel, lax_number_problem
-except ImportError:  # pragma: no cover - an edgealloc without it: plain strict models
-
-    class ScenarioModel(pydantic.BaseModel):  # type: ignore[no-redef]
-        model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-    LaxReal = float  # type: ignore[misc]
-
-    def lax_number_problem(value: Any, **_: Any) -> tuple[str | None, Any]:  # type: ignore[misc]
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return (None if ok and np.isfinite(value) else "must be a finite number"), value
-
-
 from ..system.fleet import uniform_disc
 from ..system.radio import link_rate, pathloss_from_spec
 from ..units import dbm_to_w
@@ -82,6 +73,9 @@ class Gpu(_Strict):
     slope_s: PerDevice
     threshold: PerDevice
     update_time_s: PerDevice
+    #: Board power while training (W), for the energy ledger of ``edgealloc train`` only
+    #: (the paper has no energy model; never read by the solvers).
+    power_w: PerDevice | None = None
 
 
 #: Most devices a scenario may ask for (the solvers' memory grows linearly, ~2 KiB each).
@@ -112,7 +106,7 @@ class Frame(_Strict):
 
 
 class Link(_Strict):
-    bandwidth_hz: float = pydantic.Field(gt=0, allow_inf_nan=False)
+    bandwidth_hz: float = pydantic.Field(gt=0, le=MAX_BANDWIDTH_HZ, allow_inf_nan=False)
     noise_psd_dbm_hz: float = pydantic.Field(allow_inf_nan=False)
     tx_power_dbm: Power
     pathloss: dict[str, Any]
@@ -209,9 +203,11 @@ def compile_feel(data: Mapping[str, Any] | FeelScenario) -> FeelProblem:
     link = sc.link
     gain = np.asarray(pathloss_from_spec(link.pathloss, field="link.pathloss").gain(distance))
     rates = {}
+    power: dict[str, float] = {}
     for side in ("uplink", "downlink"):
         with np.errstate(over="ignore"):  # an absurd power gives inf, refused below
             power_w = float(dbm_to_w(getattr(link.tx_power_dbm, side)))
+        power[side] = power_w
         rates[side] = np.asarray(
             link_rate(power_w, gain, link.bandwidth_hz, link.noise_psd_dbm_hz, fading=link.fading),
             dtype=float,
@@ -228,6 +224,8 @@ def compile_feel(data: Mapping[str, Any] | FeelScenario) -> FeelProblem:
         "model": wl.model,
         "parameters": params,
         "gradient_bits": bits,
+        # for the energy ledger of edgealloc.learn (the paper has no energy model)
+        "tx_power_w": power,
     }
     fields: dict[str, Any] = {
         "uplink_rate": rates["uplink"],
@@ -264,6 +262,12 @@ def compile_feel(data: Mapping[str, Any] | FeelScenario) -> FeelProblem:
         if dev.cpu_hz is not None:
             fields["cpu_hz"] = _blocks(dev.cpu_hz, n)
         meta.update(processor="gpu")
+        if g.power_w is not None:
+            watts = _per_device(g.power_w, n, "devices.gpu.power_w")
+            if (watts < 0).any():
+                i = int(np.flatnonzero(watts < 0)[0])
+                raise ValidationError("devices.gpu.power_w", f"must be >= 0 (got {watts[i]:g})")
+            meta["gpu_power_w"] = watts.tolist()
     fields["meta"] = meta
     try:
         return FeelProblem(**fields)

@@ -44,7 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq
 
-from ..errors import SolverError
+from ..errors import SolverError, ValidationError
 from ..result import Result, Status, to_jsonable
 from ._integer import PRUNE_RTOL, exact_optimum
 from ._model import Devices
@@ -54,6 +54,7 @@ from .problem import FeelAllocation, FeelProblem
 
 __all__ = [
     "SCHEMES",
+    "slots_for_batches",
     "solve_equal_slots",
     "solve_full",
     "solve_online",
@@ -249,6 +250,24 @@ def _fixed(problem: FeelProblem, scheme: str, batch: IntArray, what: str, t0: fl
         message=f"{what}, with the best slots for those batches (Theorems 1-2 water-filling)",
         t0=t0,
     )
+
+
+def slots_for_batches(problem: FeelProblem, batch: NDArray) -> tuple[FloatArray, FloatArray]:
+    """Best uplink and downlink slots (seconds per frame) for fixed batches.
+
+    The water-fillings of Theorems 1-2 (every device finishes its upload, and
+    its download and update, at the same time; Remark 3), as the fixed-batch
+    baselines use them. The batches are not checked against ``max_batch``
+    (a training procedure may price a whole local data set); price the plan
+    with :meth:`~edgealloc.feel.problem.FeelProblem.evaluate`.
+    """
+    dev = Devices.of(problem)
+    b = np.asarray(batch, dtype=float)
+    if b.shape != (problem.n_devices,) or not np.isfinite(b).all() or (b < 0).any():
+        raise ValidationError("batch", f"must be {problem.n_devices} finite numbers >= 0")
+    _, up = dev.uplink(b)
+    _, down = dev.downlink()
+    return up * problem.frame.uplink, down * problem.frame.downlink
 
 
 def solve_online(problem: FeelProblem) -> Result:
