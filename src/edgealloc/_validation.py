@@ -51,6 +51,7 @@ __all__ = [
     "check_length",
     "check_memory",
     "format_loc",
+    "lax_mapping_numbers",
     "lax_number_problem",
     "matrix_field",
     "number_problem",
@@ -166,6 +167,26 @@ def lax_number_problem(
             return f"must be {what} (got {_shown(value)})", value
         value = float(text) if not integer or any(c in text for c in ".eE") else int(text)
     return number_problem(value, integer=integer, max_int=MAX_SCENARIO_INT, positive=positive)
+
+
+def lax_mapping_numbers(value: Any) -> Any:
+    """The numbers of a free-form mapping (a path-loss spec) checked like every scenario number.
+
+    Each number value goes through :func:`lax_number_problem`; a bad one is a
+    :class:`~edgealloc.errors.ValidationError` naming its key. Other values,
+    and a ``value`` that is not a mapping, are returned as they are (their
+    own validator names them).
+    """
+    if not isinstance(value, Mapping):
+        return value
+    out = dict(value)
+    for key, item in value.items():
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            problem, number = lax_number_problem(item)
+            if problem is not None:
+                raise ValidationError(str(key), problem)
+            out[key] = number
+    return out
 
 
 def _lax(integer: bool) -> Any:

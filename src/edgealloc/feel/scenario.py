@@ -31,7 +31,7 @@ from .._validation import (
     MAX_BANDWIDTH_HZ,
     LaxReal,
     ScenarioModel,
-    lax_number_problem,
+    lax_mapping_numbers,
     validate_model,
 )
 from ..errors import ValidationError
@@ -117,16 +117,7 @@ class Link(_Strict):
     @classmethod
     def _pathloss_numbers(cls, value: Any) -> Any:
         """The spec's numbers checked like every scenario number (its keys when compiling)."""
-        if not isinstance(value, Mapping):
-            return value
-        out = dict(value)
-        for key, item in value.items():
-            if isinstance(item, int | float) and not isinstance(item, bool):
-                problem, number = lax_number_problem(item)
-                if problem is not None:
-                    raise ValidationError(str(key), problem)
-                out[key] = number
-        return out
+        return lax_mapping_numbers(value)
 
 
 class Workload(_Strict):

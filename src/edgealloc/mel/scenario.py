@@ -41,7 +41,7 @@ from .._validation import (
     LaxReal,
     ScenarioModel,
     check_memory,
-    lax_number_problem,
+    lax_mapping_numbers,
     validate_model,
 )
 from ..errors import ValidationError
@@ -116,16 +116,7 @@ class Link(_Strict):
         The spec's keys and model names are checked by
         :func:`~edgealloc.system.pathloss_from_spec` when compiling.
         """
-        if not isinstance(value, Mapping):
-            return value
-        out = dict(value)
-        for key, item in value.items():
-            if isinstance(item, int | float) and not isinstance(item, bool):
-                problem, number = lax_number_problem(item)
-                if problem is not None:
-                    raise ValidationError(str(key), problem)
-                out[key] = number
-        return out
+        return lax_mapping_numbers(value)
 
 
 class Workload(_Strict):
