@@ -186,6 +186,17 @@ def tuning_split(data: Any, holdout: float = HOLDOUT, seed: int = HOLDOUT_SEED) 
     >>> bool(np.isin(t.x_test[:, 0], d.x_train[:, 0]).all())
     True
     """
+    return _stratified_holdout(
+        data, holdout, seed, {"tuning_split": {"holdout": holdout, "seed": seed}}
+    )
+
+
+def _stratified_holdout(data: Any, holdout: float, seed: int, meta: Mapping[str, Any]) -> Any:
+    """``data``'s training set as ``NAME-tune``: a ``holdout`` share of each class held out.
+
+    The held-out part (rounded, at least one per class, chosen by ``seed``)
+    becomes the "test" part; ``meta`` is added to the data set's meta.
+    """
     from ..learn.data import Dataset
 
     rng = np.random.default_rng(seed)
@@ -204,7 +215,7 @@ def tuning_split(data: Any, holdout: float = HOLDOUT, seed: int = HOLDOUT_SEED) 
         data.x_train[mask],
         y[mask],
         n_classes=data.n_classes,
-        meta={**dict(data.meta), "tuning_split": {"holdout": holdout, "seed": seed}},
+        meta={**dict(data.meta), **meta},
     )
 
 

@@ -33,6 +33,12 @@ scheme) gets its own :math:`\eta_{ref}`, by one rule (:func:`tune`):
 4. take the best mean score, ties to the smaller rate.
 
 The tuning runs are the sensitivity table ``NAME-lr.csv``.
+
+The options both reproductions share (``horizon``, ``lr``, ``grid``,
+``tune_seeds``, ``partitions``, ``dataset``, ``model``) are checked by
+:func:`prepare_training` and :func:`check_data`; their tasks and tuning
+sweep come from :func:`variant_tasks` and :func:`tune_variants`, their
+tables from :func:`training_tables`.
 """
 
 from __future__ import annotations
@@ -48,23 +54,40 @@ import numpy as np
 
 from ..errors import EdgeallocError, ValidationError
 from ..result import Status
+from ._accuracy import _stratified_holdout
+from ._template import Config, Table
 
 __all__ = [
     "HOLDOUT",
+    "LR_GRID",
+    "LR_GRID_QUICK",
     "OK",
+    "SEED_ROW_COLUMNS",
+    "TRAINING_OPTIONS",
     "TUNE_SEED_BASE",
     "band_rows",
     "by_variant",
+    "check_data",
+    "draw_band",
     "final",
     "holdout_split",
+    "plan_means",
+    "prepare_training",
     "rate",
     "reach_time",
     "score",
+    "seed_row",
     "step_curve",
+    "target_accuracy",
     "train_task",
+    "trained",
+    "training_tables",
     "tune",
     "tune_rows",
+    "tune_variants",
     "tuning_note",
+    "variant_curve",
+    "variant_tasks",
 ]
 
 #: Share of the training set held out by the learning-rate rule, and its seed.
@@ -72,6 +95,13 @@ HOLDOUT = 0.2
 HOLDOUT_SEED = 2024
 #: Seeds of the tuning runs start here (the main runs use 0, 1, ...).
 TUNE_SEED_BASE = 1000
+#: Rates of the learning-rate rule (the rate at a global batch of 128), and the quick grid.
+LR_GRID: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)
+LR_GRID_QUICK: tuple[float, ...] = (0.2,)
+#: The defaults of the options :func:`prepare_training` checks (``None``: by ``quick``).
+TRAINING_OPTIONS: dict[str, Any] = {"horizon": None, "lr": None, "grid": None, "tune_seeds": 1}
+#: The columns of :func:`seed_row` after the variant's keys.
+SEED_ROW_COLUMNS: tuple[str, ...] = ("seed", "lr", "status", "round_s", "rounds", "final_accuracy")
 #: Statuses of a run that trained.
 OK: frozenset[str] = frozenset({Status.OPTIMAL.value, Status.FEASIBLE.value})
 #: How many more rounds than H / latency a ``random`` run is given (its rounds vary).
@@ -90,25 +120,7 @@ def holdout_split(data: Any, holdout: float = HOLDOUT, seed: int = HOLDOUT_SEED)
     Stratified: a ``holdout`` share of each class (rounded, at least one),
     chosen by ``seed``; the data set's test set is not used.
     """
-    from ..learn.data import Dataset
-
-    rng = np.random.default_rng(seed)
-    y = np.asarray(data.y_train)
-    held = []
-    for label in np.unique(y):
-        idx = np.flatnonzero(y == label)
-        held.append(rng.permutation(idx)[: max(1, round(holdout * idx.size))])
-    mask = np.zeros(y.size, bool)
-    mask[np.concatenate(held)] = True
-    return Dataset(
-        f"{data.name}-tune",
-        data.x_train[~mask],
-        y[~mask],
-        data.x_train[mask],
-        y[mask],
-        n_classes=data.n_classes,
-        meta={**dict(data.meta), "holdout": {"share": holdout, "seed": seed}},
-    )
+    return _stratified_holdout(data, holdout, seed, {"holdout": {"share": holdout, "seed": seed}})
 
 
 @functools.lru_cache(maxsize=4)
@@ -282,6 +294,51 @@ def final(run: Mapping[str, Any], key: str = "accuracy") -> float:
     return float(y[-1]) if y.size else math.nan
 
 
+def trained(runs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The runs that trained and carry a curve."""
+    return [r for r in runs if r.get("status") in OK and "time" in r]
+
+
+def target_accuracy(
+    groups: Mapping[tuple, Sequence[Mapping[str, Any]]],
+    panel: tuple,
+    schemes: Sequence[str],
+    share: float,
+) -> float:
+    """``share`` x the lowest mean final accuracy of ``schemes`` in ``panel`` (NaN: none)."""
+    finals = []
+    for scheme in schemes:
+        runs = [r for r in groups.get((*panel, scheme), []) if r.get("status") in OK]
+        vals = [final(r) for r in runs]
+        if vals:
+            finals.append(float(np.nanmean(vals)))
+    return share * min(finals) if finals else math.nan
+
+
+def plan_means(good: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Mean ``round_s``, ``global_batch`` and ``rounds`` of the runs that trained (NaN: none)."""
+    return {
+        key: float(np.mean([r[key] for r in good])) if good else math.nan
+        for key in ("round_s", "global_batch", "rounds")
+    }
+
+
+def seed_row(
+    keys: Sequence[str], variant: tuple, run: Mapping[str, Any], lr: float
+) -> dict[str, Any]:
+    """The columns of a per-seed row that every training reproduction writes."""
+    row = dict(zip(keys, variant, strict=True))
+    row.update(
+        seed=run["seed"],
+        lr=lr,
+        status=run.get("status"),
+        round_s=run.get("round_s", math.nan),
+        rounds=run.get("rounds", math.nan),
+        final_accuracy=final(run),
+    )
+    return row
+
+
 def by_variant(
     tasks: Sequence[Mapping[str, Any]], results: Sequence[Mapping[str, Any]], keys: Sequence[str]
 ) -> dict[tuple, list[Mapping[str, Any]]]:
@@ -300,7 +357,7 @@ def band_rows(
     """Per group, on ``points`` times over [0, H]: mean and s.d. of accuracy and loss."""
     rows: list[dict[str, Any]] = []
     for group, runs in groups.items():
-        good = [r for r in runs if r.get("status") in OK and "time" in r]
+        good = trained(runs)
         if not good:
             continue
         horizon = float(good[0]["horizon_s"])
@@ -320,6 +377,28 @@ def band_rows(
             )
             rows.append(row)
     return rows
+
+
+def variant_curve(
+    curves: Sequence[Mapping[str, Any]], keys: Sequence[str], variant: tuple
+) -> list[Mapping[str, Any]]:
+    """The rows of :func:`band_rows` of one variant."""
+    return [r for r in curves if tuple(r[k] for k in keys) == variant]
+
+
+def draw_band(
+    ax: Any,
+    t: np.ndarray,
+    rows: Sequence[Mapping[str, Any]],
+    key: str,
+    style: Mapping[str, Any],
+    label: str,
+) -> None:
+    """The mean of ``key`` (``accuracy`` or ``loss``) over ``t`` and its one-s.d. band."""
+    m = np.array([r[f"{key}_mean"] for r in rows])
+    s = np.array([r[f"{key}_std"] for r in rows])
+    ax.plot(t, m, color=style["color"], ls=style["ls"], lw=1.6, label=label)
+    ax.fill_between(t, m - s, m + s, color=style["color"], alpha=0.15, lw=0)
 
 
 # ---------------------------------------------------------------------------
@@ -415,3 +494,77 @@ def tuning_note(tuned: Mapping[str, Any], fixed: float | None) -> str:
     if fixed is not None:
         text += f" Overridden: every main run uses lr = {fixed:g}."
     return text
+
+
+# ---------------------------------------------------------------------------
+# The options, tasks and tables of a training reproduction
+# ---------------------------------------------------------------------------
+def prepare_training(cfg: Config, horizon: int, horizon_quick: int) -> dict[str, Any]:
+    """The options, ``horizon`` and ``grid`` defaulted; ``horizon``, ``lr`` and ``grid`` checked."""
+    o = dict(cfg.options)
+    if o["horizon"] is None:
+        o["horizon"] = horizon_quick if cfg.quick else horizon
+    if o["grid"] is None:
+        o["grid"] = LR_GRID_QUICK if cfg.quick else LR_GRID
+    h = o["horizon"]
+    if isinstance(h, bool) or not isinstance(h, int) or h < 1:
+        raise ValidationError("horizon", f"must be an integer >= 1 (got {h!r})")
+    lr = o["lr"]
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float) or lr <= 0):
+        raise ValidationError("lr", f"must be a positive number, or None for the rule (got {lr!r})")
+    grid = tuple(float(v) for v in o["grid"])
+    if not grid or any(not (v > 0) for v in grid):
+        raise ValidationError("grid", f"must be positive rates (got {o['grid']!r})")
+    o["grid"] = grid
+    return o
+
+
+def check_data(o: dict[str, Any]) -> None:
+    """Check (and make tuples of) ``partitions``; check ``dataset`` and ``model``, in place."""
+    parts = tuple(o["partitions"])
+    for p in parts:
+        if p not in ("iid", "shards", "unbalanced"):
+            raise ValidationError("partitions", f"must be iid, shards or unbalanced (got {p!r})")
+    o["partitions"] = parts
+    if o["dataset"] not in ("digits", "mnist1d"):
+        raise ValidationError(
+            "dataset",
+            f"must be an offline classification set: digits or mnist1d (got {o['dataset']!r})",
+        )
+    if o["model"] not in ("mlp", "cnn", "linear"):
+        raise ValidationError("model", f"must be mlp, cnn or linear (got {o['model']!r})")
+
+
+def tune_variants(
+    cfg: Config, sweep: Any, points: Sequence[Mapping[str, Any]], keys: Sequence[str]
+) -> dict[str, Any]:
+    """The ``tune`` hook: the rule over ``points``, or nothing to tune when ``lr`` is fixed."""
+    if cfg.options["lr"] is not None:
+        return tune(sweep, [], keys, (float(cfg.options["lr"]),), 0)
+    return tune(sweep, points, keys, cfg.options["grid"], cfg.options["tune_seeds"])
+
+
+def variant_tasks(
+    cfg: Config, points: Sequence[Mapping[str, Any]], keys: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The main runs: every point on seeds 0, 1, ... at its variant's rate."""
+    lr = cfg.options["lr"]
+    return [
+        {**p, "seed": s, "lr": rate(cfg.tuned, tuple(p[k] for k in keys), lr)}
+        for p in points
+        for s in range(cfg.seeds)
+    ]
+
+
+def training_tables(
+    keys: Sequence[str], summary_columns: tuple[str, ...], seed_columns: tuple[str, ...]
+) -> tuple[Table, ...]:
+    """The four tables: summary, ``-curves`` (:func:`band_rows`), ``-seeds``, ``-lr``."""
+    curves = (*keys, "time_s", "seeds", "accuracy_mean", "accuracy_std", "loss_mean", "loss_std")
+    lr = (*keys, "lr", "chosen", "used", "runs", "diverged_runs", "score", "final_accuracy")
+    return (
+        Table("", summary_columns, "summary"),
+        Table("-curves", curves, "curves"),
+        Table("-seeds", seed_columns, "seed_rows"),
+        Table("-lr", lr, "lr_rows"),
+    )

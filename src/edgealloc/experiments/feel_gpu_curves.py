@@ -68,18 +68,28 @@ from .._style import FIGURE_RC, GRID, scheme_style
 from .._version import __version__
 from ..errors import ValidationError
 from ._feel import (
-    OK,
+    SEED_ROW_COLUMNS,
+    TRAINING_OPTIONS,
     band_rows,
     by_variant,
+    check_data,
+    draw_band,
     final,
-    rate,
+    plan_means,
+    prepare_training,
     reach_time,
+    seed_row,
+    target_accuracy,
     train_task,
-    tune,
+    trained,
+    training_tables,
     tune_rows,
+    tune_variants,
     tuning_note,
+    variant_curve,
+    variant_tasks,
 )
-from ._template import Config, Experiment, Figure, Sweep, Table
+from ._template import Config, Experiment, Figure, Sweep
 
 __all__ = ["EXPERIMENT", "SETTINGS", "run"]
 
@@ -93,8 +103,6 @@ SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 HORIZON = 200
 HORIZON_QUICK = 4
-LR_GRID: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)
-LR_GRID_QUICK: tuple[float, ...] = (0.2,)
 TARGET_SHARE = 0.98
 LABELS = {
     "paper": "proposed (Algorithm 1)",
@@ -122,39 +130,13 @@ SUMMARY_COLUMNS = (
     "time_to_target_mean_s",
     "time_to_target_std_s",
 )
-CURVE_COLUMNS = (*KEYS, "time_s", "seeds", "accuracy_mean", "accuracy_std", "loss_mean", "loss_std")
-SEED_COLUMNS = (
-    *KEYS,
-    "seed",
-    "lr",
-    "status",
-    "round_s",
-    "rounds",
-    "final_accuracy",
-    "final_loss",
-    "time_to_target_s",
-)
-LR_COLUMNS = (*KEYS, "lr", "chosen", "used", "runs", "diverged_runs", "score", "final_accuracy")
+SEED_COLUMNS = (*KEYS, *SEED_ROW_COLUMNS, "final_loss", "time_to_target_s")
 
 
 def _prepare(cfg: Config) -> dict[str, Any]:
     from ..learn import models  # noqa: F401  (the one-line error without torch)
 
-    o = dict(cfg.options)
-    if o["horizon"] is None:
-        o["horizon"] = HORIZON_QUICK if cfg.quick else HORIZON
-    if o["grid"] is None:
-        o["grid"] = LR_GRID_QUICK if cfg.quick else LR_GRID
-    h = o["horizon"]
-    if isinstance(h, bool) or not isinstance(h, int) or h < 1:
-        raise ValidationError("horizon", f"must be an integer >= 1 (got {h!r})")
-    lr = o["lr"]
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float) or lr <= 0):
-        raise ValidationError("lr", f"must be a positive number, or None for the rule (got {lr!r})")
-    grid = tuple(float(v) for v in o["grid"])
-    if not grid or any(not (v > 0) for v in grid):
-        raise ValidationError("grid", f"must be positive rates (got {o['grid']!r})")
-    o["grid"] = grid
+    o = prepare_training(cfg, HORIZON, HORIZON_QUICK)
     settings = tuple(o["settings"])
     if not settings:
         raise ValidationError("settings", "needs at least one setting")
@@ -162,18 +144,7 @@ def _prepare(cfg: Config) -> dict[str, Any]:
         if s not in SETTINGS:
             raise ValidationError("settings", f"must be among {', '.join(SETTINGS)} (got {s!r})")
     o["settings"] = settings
-    parts = tuple(o["partitions"])
-    for p in parts:
-        if p not in ("iid", "shards", "unbalanced"):
-            raise ValidationError("partitions", f"must be iid, shards or unbalanced (got {p!r})")
-    o["partitions"] = parts
-    if o["dataset"] not in ("digits", "mnist1d"):
-        raise ValidationError(
-            "dataset",
-            f"must be an offline classification set: digits or mnist1d (got {o['dataset']!r})",
-        )
-    if o["model"] not in ("mlp", "cnn", "linear"):
-        raise ValidationError("model", f"must be mlp, cnn or linear (got {o['model']!r})")
+    check_data(o)
     return o
 
 
@@ -201,18 +172,11 @@ def _points(cfg: Config) -> list[dict[str, Any]]:
 
 
 def _tune(cfg: Config, sweep: Any) -> dict[str, Any]:
-    if cfg.options["lr"] is not None:
-        return tune(sweep, [], KEYS, (float(cfg.options["lr"]),), 0)
-    return tune(sweep, _points(cfg), KEYS, cfg.options["grid"], cfg.options["tune_seeds"])
+    return tune_variants(cfg, sweep, _points(cfg), KEYS)
 
 
 def _tasks(cfg: Config) -> list[dict[str, Any]]:
-    lr = cfg.options["lr"]
-    return [
-        {**p, "seed": s, "lr": rate(cfg.tuned, tuple(p[k] for k in KEYS), lr)}
-        for p in _points(cfg)
-        for s in range(cfg.seeds)
-    ]
+    return variant_tasks(cfg, _points(cfg), KEYS)
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -230,40 +194,20 @@ def _analyse(
     panels = sorted({(s, p) for s, p, _ in groups}, key=lambda sp: (sp[0], sp[1]))
     summary, seed_rows = [], []
     targets: dict[tuple, float] = {}
+    ranked = [s for s in SCHEMES if s != "online"]
     for setting, part in panels:
-        finals = []
-        for scheme in SCHEMES:
-            if scheme == "online":
-                continue
-            runs = [r for r in groups.get((setting, part, scheme), []) if r.get("status") in OK]
-            vals = [final(r) for r in runs]
-            if vals:
-                finals.append(float(np.nanmean(vals)))
-        target = TARGET_SHARE * min(finals) if finals else math.nan
+        target = target_accuracy(groups, (setting, part), ranked, TARGET_SHARE)
         targets[(setting, part)] = target
         for scheme in SCHEMES:
             runs = groups.get((setting, part, scheme), [])
-            good = [r for r in runs if r.get("status") in OK and "time" in r]
+            good = trained(runs)
             times = []
             for r in runs:
                 t = reach_time(r, target)
                 if math.isfinite(t):
                     times.append(t)
-                seed_rows.append(
-                    {
-                        "setting": setting,
-                        "partition": part,
-                        "scheme": scheme,
-                        "seed": r["seed"],
-                        "lr": lr_of[(setting, part, scheme)],
-                        "status": r.get("status"),
-                        "round_s": r.get("round_s", math.nan),
-                        "rounds": r.get("rounds", math.nan),
-                        "final_accuracy": final(r),
-                        "final_loss": final(r, "loss"),
-                        "time_to_target_s": t,
-                    }
-                )
+                row = seed_row(KEYS, (setting, part, scheme), r, lr_of[(setting, part, scheme)])
+                seed_rows.append({**row, "final_loss": final(r, "loss"), "time_to_target_s": t})
             acc = _mean_sd([final(r) for r in good])
             loss = _mean_sd([final(r, "loss") for r in good])
             ttt = _mean_sd(times)
@@ -275,11 +219,7 @@ def _analyse(
                     "lr": lr_of[(setting, part, scheme)],
                     "seeds": len(runs),
                     "trained": len(good),
-                    "round_s": float(np.mean([r["round_s"] for r in good])) if good else math.nan,
-                    "global_batch": (
-                        float(np.mean([r["global_batch"] for r in good])) if good else math.nan
-                    ),
-                    "rounds": float(np.mean([r["rounds"] for r in good])) if good else math.nan,
+                    **plan_means(good),
                     "final_accuracy_mean": acc[0],
                     "final_accuracy_std": acc[1],
                     "final_loss_mean": loss[0],
@@ -316,25 +256,18 @@ def _plot(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
         for row, (setting, part) in zip(axes, panels, strict=False):
             full = batch.get((setting, part, "full"))
             for i, scheme in enumerate(SCHEMES):
-                rows = [
-                    r
-                    for r in data["curves"]
-                    if (r["setting"], r["partition"], r["scheme"]) == (setting, part, scheme)
-                ]
+                rows = variant_curve(data["curves"], KEYS, (setting, part, scheme))
                 if not rows:
                     continue
                 st = scheme_style(scheme, i)
                 t = np.array([r["time_s"] for r in rows])
                 for ax, key in zip(row, ("loss", "accuracy"), strict=True):
-                    m = np.array([r[f"{key}_mean"] for r in rows])
-                    s = np.array([r[f"{key}_std"] for r in rows])
                     same = (
                         scheme in ("paper", "optimal")
                         and batch.get((setting, part, scheme)) == full
                     )
                     label = LABELS[scheme] + (" = full batch" if same else "")
-                    ax.plot(t, m, color=st["color"], ls=st["ls"], lw=1.6, label=label)
-                    ax.fill_between(t, m - s, m + s, color=st["color"], alpha=0.15, lw=0)
+                    draw_band(ax, t, rows, key, st, label)
             where = "IID (Fig. 4)" if part == "iid" else f"non-IID, {part} (Fig. 5)"
             target = data["targets"].get((setting, part), math.nan)
             if math.isfinite(target):
@@ -405,20 +338,12 @@ EXPERIMENT = Experiment(
     tasks=_tasks,
     worker=train_task,
     analyse=_analyse,
-    tables=(
-        Table("", SUMMARY_COLUMNS, "summary"),
-        Table("-curves", CURVE_COLUMNS, "curves"),
-        Table("-seeds", SEED_COLUMNS, "seed_rows"),
-        Table("-lr", LR_COLUMNS, "lr_rows"),
-    ),
+    tables=training_tables(KEYS, SUMMARY_COLUMNS, SEED_COLUMNS),
     figures=(Figure("", _plot),),
     summary=_summary,
     notes=_notes,
     options={
-        "horizon": None,
-        "lr": None,
-        "grid": None,
-        "tune_seeds": 1,
+        **TRAINING_OPTIONS,
         "settings": tuple(SETTINGS),
         "partitions": ("iid", "shards"),
         "dataset": "digits",

@@ -75,18 +75,28 @@ from .._style import FIGURE_RC, GRID, scheme_style
 from .._version import __version__
 from ..errors import ValidationError
 from ._feel import (
-    OK,
+    SEED_ROW_COLUMNS,
+    TRAINING_OPTIONS,
     band_rows,
     by_variant,
+    check_data,
+    draw_band,
     final,
-    rate,
+    plan_means,
+    prepare_training,
     reach_time,
+    seed_row,
+    target_accuracy,
     train_task,
-    tune,
+    trained,
+    training_tables,
     tune_rows,
+    tune_variants,
     tuning_note,
+    variant_curve,
+    variant_tasks,
 )
-from ._template import Config, Experiment, Figure, Sweep, Table
+from ._template import Config, Experiment, Figure, Sweep
 
 __all__ = ["EXPERIMENT", "PAPER", "run"]
 
@@ -97,9 +107,6 @@ SCHEMES: tuple[str, ...] = ("individual", "model-feel", "gradient-feel", "paper"
 #: Rounds of the exact plan that make the common simulated horizon H.
 HORIZON = 300
 HORIZON_QUICK = 4
-#: Rates of the learning-rate rule (the rate at a global batch of 128).
-LR_GRID: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)
-LR_GRID_QUICK: tuple[float, ...] = (0.2,)
 #: The target accuracy A* is this share of a setting's lowest mean final accuracy.
 TARGET_SHARE = 0.98
 #: Table II of the paper: (K, partition, scheme) -> (test accuracy, training speed-up).
@@ -151,56 +158,18 @@ SUMMARY_COLUMNS = (
     "paper_accuracy",
     "paper_speedup",
 )
-CURVE_COLUMNS = (*KEYS, "time_s", "seeds", "accuracy_mean", "accuracy_std", "loss_mean", "loss_std")
-SEED_COLUMNS = (
-    *KEYS,
-    "seed",
-    "lr",
-    "status",
-    "round_s",
-    "rounds",
-    "final_accuracy",
-    "time_to_target_s",
-    "speedup",
-)
-LR_COLUMNS = (*KEYS, "lr", "chosen", "used", "runs", "diverged_runs", "score", "final_accuracy")
+SEED_COLUMNS = (*KEYS, *SEED_ROW_COLUMNS, "time_to_target_s", "speedup")
 
 
 def _prepare(cfg: Config) -> dict[str, Any]:
     from ..learn import models  # noqa: F401  (the one-line error without torch)
-    from ..learn.data import DATASETS
 
-    o = dict(cfg.options)
-    if o["horizon"] is None:
-        o["horizon"] = HORIZON_QUICK if cfg.quick else HORIZON
-    if o["grid"] is None:
-        o["grid"] = LR_GRID_QUICK if cfg.quick else LR_GRID
-    h = o["horizon"]
-    if isinstance(h, bool) or not isinstance(h, int) or h < 1:
-        raise ValidationError("horizon", f"must be an integer >= 1 (got {h!r})")
-    lr = o["lr"]
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float) or lr <= 0):
-        raise ValidationError("lr", f"must be a positive number, or None for the rule (got {lr!r})")
-    grid = tuple(float(v) for v in o["grid"])
-    if not grid or any(not (v > 0) for v in grid):
-        raise ValidationError("grid", f"must be positive rates (got {o['grid']!r})")
-    o["grid"] = grid
+    o = prepare_training(cfg, HORIZON, HORIZON_QUICK)
     ks = tuple(int(k) for k in o["devices"])
     if not ks or any(k < 1 for k in ks):
         raise ValidationError("devices", f"must be device counts >= 1 (got {o['devices']!r})")
     o["devices"] = ks
-    parts = tuple(o["partitions"])
-    for p in parts:
-        if p not in ("iid", "shards", "unbalanced"):
-            raise ValidationError("partitions", f"must be iid, shards or unbalanced (got {p!r})")
-    o["partitions"] = parts
-    if o["dataset"] not in DATASETS or o["dataset"] in ("linear", "mnist", "cifar10"):
-        raise ValidationError(
-            "dataset",
-            f"must be an offline classification set: digits or mnist1d (got {o['dataset']!r})",
-        )
-    if o["model"] not in ("mlp", "cnn", "linear"):
-        raise ValidationError("model", f"must be mlp, cnn or linear (got {o['model']!r})")
+    check_data(o)
     if o["workload"] not in ("paper", "model"):
         raise ValidationError("workload", f"must be paper or model (got {o['workload']!r})")
     return o
@@ -228,19 +197,11 @@ def _points(cfg: Config) -> list[dict[str, Any]]:
 
 
 def _tune(cfg: Config, sweep: Any) -> dict[str, Any]:
-    if cfg.options["lr"] is not None:
-        grid = (float(cfg.options["lr"]),)
-        return tune(sweep, [], KEYS, grid, 0)
-    return tune(sweep, _points(cfg), KEYS, cfg.options["grid"], cfg.options["tune_seeds"])
+    return tune_variants(cfg, sweep, _points(cfg), KEYS)
 
 
 def _tasks(cfg: Config) -> list[dict[str, Any]]:
-    lr = cfg.options["lr"]
-    return [
-        {**p, "seed": s, "lr": rate(cfg.tuned, tuple(p[k] for k in KEYS), lr)}
-        for p in _points(cfg)
-        for s in range(cfg.seeds)
-    ]
+    return variant_tasks(cfg, _points(cfg), KEYS)
 
 
 def _analyse(
@@ -252,18 +213,12 @@ def _analyse(
     summary, seed_rows = [], []
     targets: dict[tuple, float] = {}
     for k, part in settings:
-        finals = []
-        for scheme in SCHEMES:
-            runs = [r for r in groups.get((k, part, scheme), []) if r.get("status") in OK]
-            vals = [final(r) for r in runs]
-            if vals:
-                finals.append(float(np.nanmean(vals)))
-        target = TARGET_SHARE * min(finals) if finals else math.nan
+        target = target_accuracy(groups, (k, part), SCHEMES, TARGET_SHARE)
         targets[(k, part)] = target
         ref_runs = {r["seed"]: r for r in groups.get((k, part, SCHEMES[0]), [])}
         for scheme in SCHEMES:
             runs = groups.get((k, part, scheme), [])
-            good = [r for r in runs if r.get("status") in OK and "time" in r]
+            good = trained(runs)
             times, speed = [], []
             for r in runs:
                 t = reach_time(r, target)
@@ -274,21 +229,8 @@ def _analyse(
                     times.append(t)
                 if math.isfinite(sp):
                     speed.append(sp)
-                seed_rows.append(
-                    {
-                        "K": k,
-                        "partition": part,
-                        "scheme": scheme,
-                        "seed": r["seed"],
-                        "lr": lr_of[(k, part, scheme)],
-                        "status": r.get("status"),
-                        "round_s": r.get("round_s", math.nan),
-                        "rounds": r.get("rounds", math.nan),
-                        "final_accuracy": final(r),
-                        "time_to_target_s": t,
-                        "speedup": sp,
-                    }
-                )
+                row = seed_row(KEYS, (k, part, scheme), r, lr_of[(k, part, scheme)])
+                seed_rows.append({**row, "time_to_target_s": t, "speedup": sp})
             fin = [final(r) for r in good]
             paper = PAPER.get((k, part, scheme), (math.nan, math.nan))
             summary.append(
@@ -299,11 +241,7 @@ def _analyse(
                     "lr": lr_of[(k, part, scheme)],
                     "seeds": len(runs),
                     "trained": len(good),
-                    "round_s": float(np.mean([r["round_s"] for r in good])) if good else math.nan,
-                    "global_batch": float(np.mean([r["global_batch"] for r in good]))
-                    if good
-                    else math.nan,
-                    "rounds": float(np.mean([r["rounds"] for r in good])) if good else math.nan,
+                    **plan_means(good),
                     "final_accuracy_mean": float(np.mean(fin)) if fin else math.nan,
                     "final_accuracy_std": float(np.std(fin, ddof=1)) if len(fin) > 1 else 0.0,
                     "target": target,
@@ -342,17 +280,11 @@ def _plot(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
         by = {r["scheme"]: r for r in data["summary"]}
         for ax, (k, part) in zip(axes, settings, strict=False):
             for i, scheme in enumerate(SCHEMES):
-                rows = [
-                    r
-                    for r in data["curves"]
-                    if r["K"] == k and r["partition"] == part and r["scheme"] == scheme
-                ]
+                rows = variant_curve(data["curves"], KEYS, (k, part, scheme))
                 if not rows:
                     continue
                 st = scheme_style(scheme, i)
                 t = np.array([r["time_s"] for r in rows]) / 3600.0
-                m = np.array([r["accuracy_mean"] for r in rows])
-                s = np.array([r["accuracy_std"] for r in rows])
                 row = next(
                     (
                         r
@@ -363,8 +295,7 @@ def _plot(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
                 )
                 sp = row.get("speedup_mean", math.nan)
                 label = LABELS[scheme] + (f" ({sp:.2f}x)" if math.isfinite(sp) else "")
-                ax.plot(t, m, color=st["color"], ls=st["ls"], lw=1.6, label=label)
-                ax.fill_between(t, m - s, m + s, color=st["color"], alpha=0.15, lw=0)
+                draw_band(ax, t, rows, "accuracy", st, label)
             target = data["targets"].get((k, part), math.nan)
             if math.isfinite(target):
                 ax.axhline(target, color="#777777", lw=0.8, ls="--")
@@ -446,20 +377,12 @@ EXPERIMENT = Experiment(
     tasks=_tasks,
     worker=train_task,
     analyse=_analyse,
-    tables=(
-        Table("", SUMMARY_COLUMNS, "summary"),
-        Table("-curves", CURVE_COLUMNS, "curves"),
-        Table("-seeds", SEED_COLUMNS, "seed_rows"),
-        Table("-lr", LR_COLUMNS, "lr_rows"),
-    ),
+    tables=training_tables(KEYS, SUMMARY_COLUMNS, SEED_COLUMNS),
     figures=(Figure("", _plot),),
     summary=_summary,
     notes=_notes,
     options={
-        "horizon": None,
-        "lr": None,
-        "grid": None,
-        "tune_seeds": 1,
+        **TRAINING_OPTIONS,
         "devices": (6, 12),
         "partitions": ("iid", "shards"),
         "dataset": "digits",

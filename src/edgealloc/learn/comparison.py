@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from .data import Dataset
 from .models import ModelSpec, model_for
 from .options import TrainOptions, train_options
 from .plots import plot_records
-from .records import RunRecord
+from .records import RunRecord, _final_columns, _span_text
 from .training import _trainable_schemes, train
 
 __all__ = ["Comparison", "compare_schemes", "trainable_schemes"]
@@ -68,20 +68,14 @@ class Comparison:
         for scheme, rec in self.records.items():
             part = rec.samples > 0
             tau = rec.tau[part]
-            last = rec.final
             rows.append(
                 {
                     "scheme": scheme,
-                    "tau": f"{int(tau.min())}"
-                    if tau.min() == tau.max()
-                    else f"{int(tau.min())}–{int(tau.max())}",
+                    "tau": _span_text(tau.min(), tau.max()),
                     "cycle_time_s": rec.cycle_time_s,
                     "j_per_cycle": float(rec.device_energy_j.sum()),
                     "cycles": rec.cycles,
-                    "sim_time_s": last["sim_time_s"],
-                    "energy_j": last["energy_j"],
-                    rec.metric: last[rec.metric],
-                    "train_loss": last["train_loss"],
+                    **_final_columns(rec),
                 }
             )
         return rows
@@ -138,19 +132,65 @@ def compare_schemes(
     ValidationError
         Unknown schemes and bad options (naming the field).
     """
-    from ..api import schemes as family_schemes
-    from ..api import solve
-
     opts = train_options(options, kwargs)
-    known = family_schemes("mel")
-    names = list(schemes) if schemes is not None else trainable_schemes()
+    names = _scheme_names(schemes, trainable_schemes(), "mel")
+    if spec is None:
+        spec = model_for(dataset, "mlp")
+
+    def _why_skipped(name: str, res: Result) -> str | None:
+        if res.status is Status.INFEASIBLE:
+            if name == "optimal":
+                res.raise_for_status()
+            return f"infeasible: {res.message}"
+        if res.status is Status.FAILED:
+            return f"failed: {res.message}"
+        if name == "relaxed":
+            return "fractional allocation (the continuous relaxation, an upper bound)"
+        return None
+
+    records, results, skipped = _train_each(
+        problem,
+        names,
+        _why_skipped,
+        lambda res: train(problem, res, dataset, spec=spec, options=opts),
+        "allocation",
+    )
+    out = Comparison(records=records, results=results, skipped=skipped)
+    if plot_path is not None:
+        out.plot(plot_path)
+    return out
+
+
+def _scheme_names(schemes: Sequence[str] | None, default: list[str], family: str) -> list[str]:
+    """The schemes to compare (``default`` when None), each one of ``family``'s."""
+    from ..api import schemes as family_schemes
+
+    known = family_schemes(family)
+    names = list(schemes) if schemes is not None else default
     if not names:
         raise ValidationError("schemes", "needs at least one scheme")
     for name in names:
         check_choice("schemes", name, known)
-    if spec is None:
-        spec = model_for(dataset, "mlp")
-    records: dict[str, RunRecord] = {}
+    return names
+
+
+def _train_each(
+    problem: Any,
+    names: Sequence[str],
+    why_skipped: Callable[[str, Result], str | None],
+    train_one: Callable[[Result], RunRecord],
+    what: str,
+) -> tuple[dict[str, Any], dict[str, Result], dict[str, str]]:
+    """Solve ``problem`` with every scheme and train each result that is not skipped.
+
+    Returns the records, the results of every scheme and the reasons of the
+    skipped ones; the training warnings are issued once each, at the caller's
+    caller. Raises :class:`InfeasibleError` when nothing trained (``what``: the
+    word for a plan).
+    """
+    from ..api import solve
+
+    records: dict[str, Any] = {}
     results: dict[str, Result] = {}
     skipped: dict[str, str] = {}
     with warnings.catch_warnings(record=True) as caught:
@@ -158,26 +198,16 @@ def compare_schemes(
         for name in names:
             res = solve(problem, name, raise_infeasible=False)
             results[name] = res
-            if res.status is Status.INFEASIBLE:
-                if name == "optimal":
-                    res.raise_for_status()
-                skipped[name] = f"infeasible: {res.message}"
+            why = why_skipped(name, res)
+            if why is not None:
+                skipped[name] = why
                 continue
-            if res.status is Status.FAILED:
-                skipped[name] = f"failed: {res.message}"
-                continue
-            if name == "relaxed":
-                skipped[name] = "fractional allocation (the continuous relaxation, an upper bound)"
-                continue
-            records[name] = train(problem, res, dataset, spec=spec, options=opts)
+            records[name] = train_one(res)
     for w in dict.fromkeys(str(c.message) for c in caught):
-        warnings.warn(w, EdgeallocWarning, stacklevel=2)
+        warnings.warn(w, EdgeallocWarning, stacklevel=3)
     if not records:
         raise InfeasibleError(
-            "no scheme gave a trainable allocation: "
+            f"no scheme gave a trainable {what}: "
             + "; ".join(f"{s}: {why}" for s, why in skipped.items())
         )
-    out = Comparison(records=records, results=results, skipped=skipped)
-    if plot_path is not None:
-        out.plot(plot_path)
-    return out
+    return records, results, skipped

@@ -51,7 +51,6 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -62,15 +61,27 @@ from ..feel.problem import FeelProblem
 from ..result import Result, Status
 from ._runtime import torch_threads
 from .data import Dataset
-from .engine import evaluate, gradient_averaging_step, init_params
+from .engine import gradient_averaging_step, init_params
 from .feel_energy import feel_round_energy
 from .feel_records import FeelRecord
-from .feel_training import LR_REFERENCE_BATCH, LR_RULES, _check_options, feel_learning_rate
+from .feel_training import (
+    LR_REFERENCE_BATCH,
+    LR_RULES,
+    _check_options,
+    _feel_record,
+    feel_learning_rate,
+)
 from .local_training import average_params, local_epochs, stack_params
-from .models import ModelSpec, torch
+from .models import ModelSpec
 from .options import TrainOptions, train_options
 from .partition import partition
-from .training import _check_model
+from .training import (
+    _check_dataset,
+    _check_model,
+    _evaluator,
+    _still_finite,
+    _train_eval_set,
+)
 
 __all__ = ["LOCAL_BATCH", "PROCEDURES", "procedure_prices", "train_feel_procedure"]
 
@@ -180,10 +191,7 @@ def train_feel_procedure(
     opts = train_options(options, kwargs)
     if not isinstance(problem, FeelProblem):
         raise ValidationError("problem", f"must be a FeelProblem (got {type(problem).__name__})")
-    if not isinstance(dataset, Dataset):
-        raise ValidationError(
-            "dataset", f"must be a learn.data.Dataset (got {type(dataset).__name__})"
-        )
+    _check_dataset(dataset)
     _check_options(opts)
     check_choice("procedure", procedure, PROCEDURES)
     check_choice("lr_rule", lr_rule, LR_RULES)
@@ -200,14 +208,7 @@ def train_feel_procedure(
     rng = np.random.default_rng([opts.seed, 1])
     x_all = dataset.x_train.reshape((dataset.n_train, *spec.input_shape))
     y_all = dataset.y_train
-    n_eval = min(dataset.n_train, opts.train_eval_samples)
-    if n_eval < dataset.n_train:
-        pick = np.sort(
-            np.random.default_rng([opts.seed, 2]).choice(dataset.n_train, n_eval, replace=False)
-        )
-        x_tr, y_tr = dataset.x_train[pick], dataset.y_train[pick]
-    else:
-        x_tr, y_tr = dataset.x_train, dataset.y_train
+    x_tr, y_tr, _ = _train_eval_set(dataset, opts)
     rounds = opts.cycles
     local_lr = feel_learning_rate(opts.lr, b, rule=lr_rule, reference=lr_reference_batch)
     grad_lr = feel_learning_rate(
@@ -243,13 +244,7 @@ def train_feel_procedure(
         "samples_used": np.r_[0, np.full(rounds, int(sizes.sum()))].astype(np.int64),
         "learner_loss": nan.copy(),
     }
-
-    def _evaluate(row: int, params: Mapping[str, Any]) -> bool:
-        cols["train_loss"][row] = evaluate(spec, params, x_tr, y_tr)[0]
-        loss, acc = evaluate(spec, params, dataset.x_test, dataset.y_test)
-        cols["test_loss"][row], cols["test_accuracy"][row] = loss, acc
-        return math.isfinite(cols["train_loss"][row]) and math.isfinite(loss)
-
+    _evaluate = _evaluator(cols, spec, dataset, x_tr, y_tr)
     t0 = time.perf_counter()
     params = init_params(spec, opts.seed, device=opts.device)
     _evaluate(0, params)
@@ -264,42 +259,22 @@ def train_feel_procedure(
                 params, losses = gradient_averaging_step(
                     spec, params, xs, ys, lr=grad_lr, batched=opts.batched
                 )
-            elif procedure == "model-feel":
-                local, losses = local_epochs(
-                    spec,
-                    stack_params(params, k),
-                    x_all,
-                    y_all,
-                    parts,
-                    epochs=1,
-                    batch_size=b,
-                    lr=local_lr,
-                    rng=rng,
-                )
-                params = average_params(local, weights)
             else:
-                assert stacked is not None
-                stacked, losses = local_epochs(
-                    spec,
-                    stacked,
-                    x_all,
-                    y_all,
-                    parts,
-                    epochs=1,
-                    batch_size=b,
-                    lr=local_lr,
-                    rng=rng,
+                # model-feel starts every epoch from the global model, individual from its own
+                start = stack_params(params, k) if procedure == "model-feel" else stacked
+                assert start is not None
+                local, losses = local_epochs(
+                    spec, start, x_all, y_all, parts, epochs=1, batch_size=b, lr=local_lr, rng=rng
                 )
-                params = average_params(stacked, weights)
+                if procedure == "individual":
+                    stacked = local
+                params = average_params(local, weights)
             good = np.isfinite(losses) & (weights > 0)
             if good.any():
                 cols["learner_loss"][n] = float(
                     (losses[good] * weights[good]).sum() / weights[good].sum()
                 )
-            finite = all(bool(torch.isfinite(p).all()) for p in params.values())
-            if not finite or n % opts.eval_every == 0 or n == rounds:
-                finite = _evaluate(n, params) and finite
-            if not finite:
+            if not _still_finite(_evaluate, params, n, rounds, opts.eval_every):
                 diverged_at = n
                 break
     wall = time.perf_counter() - t0
@@ -327,25 +302,17 @@ def train_feel_procedure(
         "model-feel": f"one local epoch of mini-batch SGD (b = {b}) per round, models averaged",
         "gradient-feel": "one gradient step per round on every device's whole data set",
     }[procedure]
-    meta = problem.meta or {}
-    classes = meta.get("classes")
-    classes_t = (
-        tuple(str(c) for c in classes) if isinstance(classes, list) and len(classes) == k else None
-    )
-    return FeelRecord(
+    return _feel_record(
+        problem,
+        dataset,
+        spec,
+        opts,
+        params,
+        lr_reference_batch,
         columns=cols,
         scheme=procedure,
-        mode="federated",
-        partition_scheme=opts.partition_scheme,
-        clock="round-latency",
-        dataset=dataset.name,
-        task=dataset.task,
-        spec=spec,
-        seed=opts.seed,
-        lr=opts.lr,
         deadline_s=float(prices["round_s"]),
         cycle_time_s=float(prices["round_s"]),
-        tau=np.ones(k, dtype=np.int64),
         samples=sizes,
         samples_used=sizes,
         device_time_s=np.asarray(prices["device_s"], dtype=float),
@@ -356,15 +323,9 @@ def train_feel_procedure(
         energy_source=prices["source"],
         notes=tuple(notes),
         result=_result(problem, procedure, sizes, message),
-        problem_name=problem.name,
-        classes=classes_t,
-        cpu_hz=None if problem.cpu_hz is None else np.asarray(problem.cpu_hz, dtype=float),
-        params=params if opts.keep_params else None,
         wall_time_s=wall,
         diverged_at=diverged_at,
         round_batches=batches,
         round_used=batches,
         lr_rule=rule,
-        lr_reference_batch=float(lr_reference_batch),
-        processor=problem.processor,
     )

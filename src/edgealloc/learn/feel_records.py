@@ -27,12 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from .._style import GRID, scheme_color
-from ..errors import ValidationError
+from .._style import GRID
 from ..result import Result
-from ._checks import output_file
 from .feel_energy import SOURCES
-from .records import RunRecord
+from .plots import _finish, _four_panels, _line, _log_if_wide
+from .records import RunRecord, _final_columns, _span_text
 
 __all__ = ["FeelComparison", "FeelRecord", "plot_feel_records"]
 
@@ -155,20 +154,15 @@ def summary_rows(records: Mapping[str, RunRecord]) -> list[dict[str, Any]]:
     rows = []
     for scheme, rec in records.items():
         b = rec.samples_mean if isinstance(rec, FeelRecord) else np.asarray(rec.samples, float)
-        lo, hi = round(float(b.min())), round(float(b.max()))
-        last = rec.final
         rows.append(
             {
                 "scheme": scheme,
-                "batch": f"{lo}" if lo == hi else f"{lo}–{hi}",
+                "batch": _span_text(round(float(b.min())), round(float(b.max()))),
                 "global_batch": float(b.sum()),
                 "round_s": rec.cycle_time_s,
                 "j_per_round": float(rec.device_energy_j.sum()),
                 "rounds": rec.cycles,
-                "sim_time_s": last["sim_time_s"],
-                "energy_j": last["energy_j"],
-                rec.metric: last[rec.metric],
-                "train_loss": last["train_loss"],
+                **_final_columns(rec),
             }
         )
     return rows
@@ -184,18 +178,10 @@ def plot_feel_records(
     all devices, and the training loss of the global model against simulated
     time. Each scheme in its colour (:func:`edgealloc._style.scheme_color`).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    if not records:
-        raise ValidationError("records", "needs at least one record to plot")
-    p = output_file(path)
+    p, fig, axes = _four_panels(records, path)
     first = records[0]
     metric = first.metric
     ylabel = "test accuracy" if metric == "test_accuracy" else "test loss"
-    fig = Figure(figsize=(12.0, 8.2), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 2)
     panels = (
         (axes[0, 0], "cycle", metric, "communication round", ylabel),
         (axes[0, 1], "sim_time_s", metric, "simulated training time (s)", ylabel),
@@ -206,29 +192,13 @@ def plot_feel_records(
         for i, rec in enumerate(records):
             x, y = rec.columns[xcol], rec.columns[ycol]
             keep = np.isfinite(y) & np.isfinite(x)
-            ax.plot(
-                x[keep],
-                y[keep],
-                marker="o" if rec.cycles <= 40 else None,
-                markersize=3.5,
-                linewidth=1.6,
-                color=scheme_color(rec.scheme, i),
-                label=rec.label,
-            )
+            _line(ax, rec, x[keep], y[keep], i)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylab)
         ax.grid(True, **GRID)
-        if ycol in ("train_loss", "test_loss"):
-            vals = np.concatenate([r.columns[ycol] for r in records])
-            vals = vals[np.isfinite(vals)]
-            if vals.size and vals.min() > 0 and vals.max() / vals.min() > 20:
-                ax.set_yscale("log")
+        _log_if_wide(ax, records, ycol)
     axes[0, 0].set_title(f"{ylabel} after each round", fontsize=10)
     axes[0, 1].set_title("against the simulated clock (the plan's latency, eq. (15))", fontsize=10)
     words = SOURCES.get(first.energy_source, first.energy_source)
     axes[1, 0].set_title(f"against energy ({words}; ours, not the paper's)", fontsize=10)
-    axes[1, 1].set_title("training loss of the global model", fontsize=10)
-    axes[0, 0].legend(fontsize=8, loc="best")
-    fig.suptitle(title if title is not None else first.describe(), fontsize=11)
-    fig.savefig(p, dpi=110)
-    return p
+    return _finish(fig, axes, first, title, p)

@@ -41,6 +41,8 @@ from .._validation import check_choice
 from ..errors import ValidationError
 from ..feel.problem import FeelProblem
 from .models import ModelSpec
+from .scenario import _model_meta as _mel_model_meta
+from .scenario import _other_network, _scenario_document
 
 __all__ = ["WORKLOADS", "feel_model_mismatch", "feel_scenario_for_model"]
 
@@ -50,47 +52,9 @@ WORKLOADS: tuple[str, ...] = ("model", "paper")
 _FAMILY = "feel"
 
 
-def _document(scenario: Any) -> dict[str, Any]:
-    from ..api import load_document
-    from ..scenarios import PRESETS
-
-    if isinstance(scenario, Mapping):
-        data: Any = dict(scenario)
-    elif isinstance(scenario, str | Path):
-        text = str(scenario)
-        data = (
-            PRESETS[text]()
-            if text in PRESETS and not Path(text).exists()
-            else load_document(scenario)
-        )
-    else:
-        raise ValidationError(
-            "scenario",
-            f"must be a preset name, a file or a mapping (got {type(scenario).__name__})",
-        )
-    if not isinstance(data, Mapping):
-        raise ValidationError("scenario", f"must be a mapping (got {type(data).__name__})")
-    if "family" in data and "scenario" not in data:
-        raise ValidationError(
-            "scenario",
-            "is a canonical problem: it has no workload to match to the model; give a scenario "
-            "(scenario: feel) or a preset",
-        )
-    if data.get("scenario") != _FAMILY:
-        raise ValidationError(
-            "scenario", f"must be a feel scenario (got scenario: {data.get('scenario')!r})"
-        )
-    return dict(data)
-
-
 def _model_meta(spec: ModelSpec) -> dict[str, Any]:
     return {
-        "kind": spec.kind,
-        "input_shape": list(spec.input_shape),
-        "n_outputs": spec.n_outputs,
-        "hidden": list(spec.hidden) if spec.kind == "mlp" else None,
-        "channels": list(spec.channels) if spec.kind == "cnn" else None,
-        "kernel_size": spec.kernel_size if spec.kind == "cnn" else None,
+        **_mel_model_meta(spec),
         "n_params": spec.n_params,
         "flops_per_sample": spec.flops_per_sample("standard"),
     }
@@ -135,7 +99,7 @@ def feel_scenario_for_model(
     if not isinstance(spec, ModelSpec):
         raise ValidationError("spec", f"must be a ModelSpec (got {type(spec).__name__})")
     check_choice("workload", workload, WORKLOADS)
-    data = _document(scenario)
+    data = _scenario_document(scenario, _FAMILY)
     user = dict(overrides or {})
     table = aliases(_FAMILY)
     keys = {table.get(key, key) for key in user}
@@ -172,15 +136,7 @@ def feel_model_mismatch(problem: FeelProblem, spec: ModelSpec) -> str | None:
     trained = meta.get("trained_model")
     reading = meta.get("workload_reading")
     if isinstance(trained, Mapping) and reading == "model":
-        mine = _model_meta(spec)
-        keys = ("kind", "input_shape", "n_outputs", "hidden", "channels", "kernel_size")
-        if any(trained.get(key) != mine.get(key) for key in keys):
-            return (
-                f"the plan was compiled for a {trained.get('kind')} with input "
-                f"{trained.get('input_shape')}, but a {spec.kind} with input "
-                f"{list(spec.input_shape)} trains"
-            )
-        return None
+        return _other_network(trained, spec, "plan")
     params = meta.get("parameters")
     if isinstance(params, int | float) and int(params) != spec.n_params:
         return (

@@ -58,21 +58,31 @@ from typing import Any
 
 import numpy as np
 
-from .. import registry
 from .._validation import check_choice
 from ..errors import EdgeallocWarning, InfeasibleError, ValidationError
 from ..feel.problem import FeelProblem
 from ..result import Result, Status
 from ._runtime import progress_bar, torch_threads
+from .comparison import _scheme_names, _train_each
 from .data import Dataset
-from .engine import evaluate, gradient_averaging_step, init_params
+from .engine import gradient_averaging_step, init_params
 from .feel_energy import feel_round_energy
 from .feel_records import FeelComparison, FeelRecord
 from .feel_scenario import feel_model_mismatch
-from .models import ModelSpec, torch
+from .models import ModelSpec
 from .options import TrainOptions, train_options
 from .partition import FederatedSampler, partition
-from .training import _check_model
+from .training import (
+    _check_dataset,
+    _check_model,
+    _check_result,
+    _device_classes,
+    _evaluator,
+    _mismatch_note,
+    _still_finite,
+    _train_eval_set,
+    _trainable_schemes,
+)
 
 __all__ = [
     "LR_REFERENCE_BATCH",
@@ -109,8 +119,7 @@ def feel_learning_rate(
 
 def trainable_feel_schemes() -> list[str]:
     """The ``feel`` schemes whose plans train (the family's ``trainable``, in order)."""
-    family = registry.get_family(_FAMILY)
-    return [s for s in family.schemes if s in family.trainable]
+    return _trainable_schemes(_FAMILY)
 
 
 def _check_options(opts: TrainOptions) -> None:
@@ -129,16 +138,7 @@ def _check_options(opts: TrainOptions) -> None:
 
 
 def _plan(problem: FeelProblem, result: Result) -> tuple[np.ndarray, Any]:
-    if not isinstance(result, Result):
-        raise ValidationError(
-            "result", f"must be an edgealloc Result (got {type(result).__name__})"
-        )
-    if result.family != _FAMILY:
-        raise ValidationError("result", f"must be a feel result (got family {result.family!r})")
-    if result.status in (Status.INFEASIBLE, Status.FAILED):
-        result.raise_for_status()
-    if result.allocation is None:
-        raise ValidationError("result", "carries no allocation")
+    _check_result(result, _FAMILY)
     batch = np.asarray(result.batch, dtype=float)
     k = problem.n_devices
     if batch.shape != (k,):
@@ -190,6 +190,37 @@ def _round_prices(
             source, note = energy.source, energy.note
         lat[i], dev_t[i], comp[i], up[i] = cache[key]
     return lat, dev_t, comp, up, source, note
+
+
+def _feel_record(
+    problem: FeelProblem,
+    dataset: Dataset,
+    spec: ModelSpec,
+    opts: TrainOptions,
+    params: Mapping[str, Any],
+    lr_reference_batch: float,
+    **fields: Any,
+) -> FeelRecord:
+    """A :class:`FeelRecord`: ``fields`` (what was trained) and where and how it trained."""
+    k = problem.n_devices
+    return FeelRecord(
+        mode="federated",
+        partition_scheme=opts.partition_scheme,
+        clock="round-latency",
+        dataset=dataset.name,
+        task=dataset.task,
+        spec=spec,
+        seed=opts.seed,
+        lr=opts.lr,
+        tau=np.ones(k, dtype=np.int64),
+        problem_name=problem.name,
+        classes=_device_classes(problem, k),
+        cpu_hz=None if problem.cpu_hz is None else np.asarray(problem.cpu_hz, dtype=float),
+        params=params if opts.keep_params else None,
+        lr_reference_batch=float(lr_reference_batch),
+        processor=problem.processor,
+        **fields,
+    )
 
 
 def train_feel(
@@ -263,10 +294,7 @@ def train_feel(
     opts = train_options(options, kwargs)
     if not isinstance(problem, FeelProblem):
         raise ValidationError("problem", f"must be a FeelProblem (got {type(problem).__name__})")
-    if not isinstance(dataset, Dataset):
-        raise ValidationError(
-            "dataset", f"must be a learn.data.Dataset (got {type(dataset).__name__})"
-        )
+    _check_dataset(dataset)
     _check_options(opts)
     check_choice("lr_rule", lr_rule, LR_RULES)
     if isinstance(lr_reference_batch, bool) or not (
@@ -280,14 +308,8 @@ def train_feel(
     k = problem.n_devices
     rounds = opts.cycles
     notes: list[str] = []
-    mismatch = feel_model_mismatch(problem, spec)
-    if mismatch is not None:
-        msg = (
-            f"{mismatch}: the simulated times and energy are those of another network "
-            "(compile with learn.feel_scenario.feel_scenario_for_model to match them)"
-        )
-        warnings.warn(msg, EdgeallocWarning, stacklevel=2)
-        notes.append(msg)
+    remedy = "learn.feel_scenario.feel_scenario_for_model"
+    _mismatch_note(feel_model_mismatch(problem, spec), remedy, notes)
 
     # -- the batches of every round, and their prices
     fresh = result.scheme in _RESAMPLED if resample is None else bool(resample)
@@ -327,15 +349,9 @@ def train_feel(
         )
     if int(used[0].sum()) == 0:
         raise InfeasibleError("no device owns any data: nothing to train on")
-    n_eval = min(dataset.n_train, opts.train_eval_samples)
-    if n_eval < dataset.n_train:
-        pick = np.sort(
-            np.random.default_rng([opts.seed, 2]).choice(dataset.n_train, n_eval, replace=False)
-        )
-        x_tr, y_tr = dataset.x_train[pick], dataset.y_train[pick]
-        notes.append(f"train_loss on a fixed random subset of {n_eval} training samples")
-    else:
-        x_tr, y_tr = dataset.x_train, dataset.y_train
+    x_tr, y_tr, eval_note = _train_eval_set(dataset, opts)
+    if eval_note is not None:
+        notes.append(eval_note)
     x_all = dataset.x_train.reshape((dataset.n_train, *spec.input_shape))
     y_all = dataset.y_train
 
@@ -356,13 +372,7 @@ def train_feel(
         "samples_used": np.r_[0, used.sum(axis=1)].astype(np.int64),
         "learner_loss": nan.copy(),
     }
-
-    def _evaluate(row: int, params: Mapping[str, Any]) -> bool:
-        cols["train_loss"][row] = evaluate(spec, params, x_tr, y_tr)[0]
-        loss, acc = evaluate(spec, params, dataset.x_test, dataset.y_test)
-        cols["test_loss"][row], cols["test_accuracy"][row] = loss, acc
-        return math.isfinite(cols["train_loss"][row]) and math.isfinite(loss)
-
+    _evaluate = _evaluator(cols, spec, dataset, x_tr, y_tr)
     t0 = time.perf_counter()
     params = init_params(spec, opts.seed, device=opts.device)
     _evaluate(0, params)
@@ -380,10 +390,7 @@ def train_feel(
             )
             w = used[n - 1].astype(float)
             cols["learner_loss"][n] = float(np.nansum(losses * w) / w.sum())
-            finite = all(bool(torch.isfinite(p).all()) for p in params.values())
-            if not finite or n % opts.eval_every == 0 or n == rounds:
-                finite = _evaluate(n, params) and finite
-            if not finite:
+            if not _still_finite(_evaluate, params, n, rounds, opts.eval_every):
                 diverged_at = n
                 break
             if advance is not None:
@@ -404,25 +411,17 @@ def train_feel(
         cols = {name: col[: diverged_at + 1] for name, col in cols.items()}
     done = len(cols["cycle"]) - 1
     span = slice(0, max(done, 1))
-    meta = problem.meta or {}
-    classes = meta.get("classes")
-    classes_t = (
-        tuple(str(c) for c in classes) if isinstance(classes, list) and len(classes) == k else None
-    )
-    return FeelRecord(
+    return _feel_record(
+        problem,
+        dataset,
+        spec,
+        opts,
+        params,
+        lr_reference_batch,
         columns=cols,
         scheme=result.scheme,
-        mode="federated",
-        partition_scheme=opts.partition_scheme,
-        clock="round-latency",
-        dataset=dataset.name,
-        task=dataset.task,
-        spec=spec,
-        seed=opts.seed,
-        lr=opts.lr,
         deadline_s=float(plan_ev.latency),
         cycle_time_s=float(latency[span].mean()),
-        tau=np.ones(k, dtype=np.int64),
         samples=plan_batch,
         samples_used=np.asarray(used[0], dtype=np.int64),
         device_time_s=dev_time[span].mean(axis=0),
@@ -431,17 +430,11 @@ def train_feel(
         energy_source=source,
         notes=tuple(notes),
         result=result,
-        problem_name=problem.name,
-        classes=classes_t,
-        cpu_hz=None if problem.cpu_hz is None else np.asarray(problem.cpu_hz, dtype=float),
-        params=params if opts.keep_params else None,
         wall_time_s=wall,
         diverged_at=diverged_at,
         round_batches=batches[span].copy(),
         round_used=used[span].copy(),
         lr_rule=rule,
-        lr_reference_batch=float(lr_reference_batch),
-        processor=problem.processor,
     )
 
 
@@ -462,40 +455,25 @@ def compare_feel(
     once, before anything is solved; keyword arguments are
     :class:`~edgealloc.learn.options.TrainOptions` fields.
     """
-    from ..api import schemes as family_schemes
-    from ..api import solve
-
     opts = train_options(options, kwargs)
     _check_options(opts)
-    known = family_schemes(_FAMILY)
-    names = list(schemes) if schemes is not None else trainable_feel_schemes()
-    if not names:
-        raise ValidationError("schemes", "needs at least one scheme")
-    for name in names:
-        check_choice("schemes", name, known)
+    names = _scheme_names(schemes, trainable_feel_schemes(), _FAMILY)
     able = set(trainable_feel_schemes())
-    records: dict[str, FeelRecord] = {}
-    results: dict[str, Result] = {}
-    skipped: dict[str, str] = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", EdgeallocWarning)
-        for name in names:
-            res = solve(problem, name, raise_infeasible=False)
-            results[name] = res
-            if res.status in (Status.INFEASIBLE, Status.FAILED):
-                skipped[name] = f"{res.status.value}: {res.message}"
-                continue
-            if name not in able:
-                skipped[name] = "fractional batches (the continuous relaxation, an upper bound)"
-                continue
-            records[name] = train_feel(problem, res, dataset, spec=spec, options=opts)
-    for w in dict.fromkeys(str(c.message) for c in caught):
-        warnings.warn(w, EdgeallocWarning, stacklevel=2)
-    if not records:
-        raise InfeasibleError(
-            "no scheme gave a trainable plan: "
-            + "; ".join(f"{s}: {why}" for s, why in skipped.items())
-        )
+
+    def _why_skipped(name: str, res: Result) -> str | None:
+        if res.status in (Status.INFEASIBLE, Status.FAILED):
+            return f"{res.status.value}: {res.message}"
+        if name not in able:
+            return "fractional batches (the continuous relaxation, an upper bound)"
+        return None
+
+    records, results, skipped = _train_each(
+        problem,
+        names,
+        _why_skipped,
+        lambda res: train_feel(problem, res, dataset, spec=spec, options=opts),
+        "plan",
+    )
     out = FeelComparison(records=records, results=results, skipped=skipped)
     if plot_path is not None:
         out.plot(plot_path)

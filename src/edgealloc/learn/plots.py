@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -60,6 +60,50 @@ def _color(scheme: str, i: int) -> str:
     return scheme_color(scheme, i)
 
 
+def _four_panels(records: Sequence[Any], path: str | Path) -> tuple[Path, Any, Any]:
+    """The output path, and a 2 x 2 figure with its axes (at least one record)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not records:
+        raise ValidationError("records", "needs at least one record to plot")
+    p = output_file(path)
+    fig = Figure(figsize=(12.0, 8.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    return p, fig, fig.subplots(2, 2)
+
+
+def _line(ax: Any, rec: Any, x: np.ndarray, y: np.ndarray, i: int) -> None:
+    """One record's curve, in its scheme's colour (markers while there are few points)."""
+    ax.plot(
+        x,
+        y,
+        marker="o" if rec.cycles <= 40 else None,
+        markersize=3.5,
+        linewidth=1.6,
+        color=_color(rec.scheme, i),
+        label=rec.label,
+    )
+
+
+def _log_if_wide(ax: Any, records: Sequence[Any], ycol: str) -> None:
+    """A log y axis for a loss column whose finite values span more than a factor of 20."""
+    if ycol in ("train_loss", "test_loss"):
+        finite = np.concatenate([r.columns[ycol] for r in records])
+        finite = finite[np.isfinite(finite)]
+        if finite.size and finite.min() > 0 and finite.max() / finite.min() > 20:
+            ax.set_yscale("log")
+
+
+def _finish(fig: Any, axes: Any, first: Any, title: str | None, p: Path) -> Path:
+    """The training-loss panel's title, the legend and the figure title; save at 110 dpi."""
+    axes[1, 1].set_title("training loss of the global model", fontsize=10)
+    axes[0, 0].legend(fontsize=8, loc="best")
+    fig.suptitle(title if title is not None else first.describe(), fontsize=11)
+    fig.savefig(p, dpi=110)
+    return p
+
+
 def plot_records(
     records: Sequence[_Plotted], path: str | Path, *, title: str | None = None
 ) -> Path:
@@ -84,18 +128,10 @@ def plot_records(
     pathlib.Path
         ``path``.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    if not records:
-        raise ValidationError("records", "needs at least one record to plot")
-    p = output_file(path)
+    p, fig, axes = _four_panels(records, path)
     first = records[0]
     metric = first.metric
     ylabel = "test accuracy" if metric == "test_accuracy" else "test loss (½ MSE)"
-    fig = Figure(figsize=(12.0, 8.2), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 2)
     panels = (
         (axes[0, 0], "cycle", metric, "global cycle", ylabel),
         (axes[0, 1], "sim_time_s", metric, "simulated time (s)", ylabel),
@@ -109,23 +145,11 @@ def plot_records(
                 continue
             x, y = rec.columns[xcol], rec.columns[ycol]
             keep = np.isfinite(y)
-            ax.plot(
-                x[keep],
-                y[keep],
-                marker="o" if rec.cycles <= 40 else None,
-                markersize=3.5,
-                linewidth=1.6,
-                color=_color(rec.scheme, i),
-                label=rec.label,
-            )
+            _line(ax, rec, x[keep], y[keep], i)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylab)
         ax.grid(True, alpha=0.3)
-        if ycol in ("train_loss", "test_loss"):
-            finite = np.concatenate([r.columns[ycol] for r in records])
-            finite = finite[np.isfinite(finite)]
-            if finite.size and finite.min() > 0 and finite.max() / finite.min() > 20:
-                ax.set_yscale("log")
+        _log_if_wide(ax, records, ycol)
     ax_e = axes[1, 0]
     if not energy_known:
         ax_e.text(
@@ -147,8 +171,4 @@ def plot_records(
     )
     if energy_known:
         axes[1, 0].set_title(f"against energy ({_ENERGY_WORDS[first.energy_source]})", fontsize=10)
-    axes[1, 1].set_title("training loss of the global model", fontsize=10)
-    axes[0, 0].legend(fontsize=8, loc="best")
-    fig.suptitle(title if title is not None else first.describe(), fontsize=11)
-    fig.savefig(p, dpi=110)
-    return p
+    return _finish(fig, axes, first, title, p)

@@ -349,3 +349,19 @@ class RunRecord:
             f"sim_time_s={last['sim_time_s']:.4g}, energy_j={last['energy_j']:.4g}, "
             f"{metric}={last[metric]:.4g})"
         )
+
+
+def _span_text(lo: Any, hi: Any) -> str:
+    """``lo`` as an integer, or the range ``lo–hi`` when the two differ (summary tables)."""
+    return f"{int(lo)}" if lo == hi else f"{int(lo)}–{int(hi)}"
+
+
+def _final_columns(rec: RunRecord) -> dict[str, Any]:
+    """The last row's simulated time, energy, headline metric and training loss (summaries)."""
+    last = rec.final
+    return {
+        "sim_time_s": last["sim_time_s"],
+        "energy_j": last["energy_j"],
+        rec.metric: last[rec.metric],
+        "train_loss": last["train_loss"],
+    }

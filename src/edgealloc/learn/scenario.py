@@ -40,7 +40,21 @@ def _model_meta(spec: ModelSpec) -> dict[str, Any]:
     return out
 
 
-def _scenario_document(scenario: Any) -> dict[str, Any]:
+def _other_network(compiled: Mapping[str, Any], spec: ModelSpec, what: str) -> str | None:
+    """Why the network ``compiled`` into the ``what``'s meta is not ``spec`` (None: it is)."""
+    mine = _model_meta(spec)
+    keys = ("kind", "input_shape", "n_outputs", "hidden", "channels", "kernel_size")
+    if any(compiled.get(key) != mine.get(key) for key in keys):
+        return (
+            f"the {what} was compiled for a {compiled.get('kind')} with input "
+            f"{compiled.get('input_shape')}, but a {spec.kind} with input "
+            f"{list(spec.input_shape)} trains"
+        )
+    return None
+
+
+def _scenario_document(scenario: Any, family: str = "mel") -> dict[str, Any]:
+    """The scenario document of a preset name, a file or a mapping, for ``family``."""
     from ..api import load_document
     from ..scenarios import PRESETS
 
@@ -63,11 +77,11 @@ def _scenario_document(scenario: Any) -> dict[str, Any]:
         raise ValidationError(
             "scenario",
             "is a canonical problem: it has no workload to match to the model; give a scenario "
-            "(scenario: mel) or a preset",
+            f"(scenario: {family}) or a preset",
         )
-    if data.get("scenario") != "mel":
+    if data.get("scenario") != family:
         raise ValidationError(
-            "scenario", f"must be a mel scenario (got scenario: {data.get('scenario')!r})"
+            "scenario", f"must be a {family} scenario (got scenario: {data.get('scenario')!r})"
         )
     return dict(data)
 
@@ -233,15 +247,7 @@ def model_mismatch(problem: MelProblem, spec: ModelSpec) -> str | None:
     meta = problem.meta or {}
     model = meta.get("model")
     if isinstance(model, Mapping):
-        mine = _model_meta(spec)
-        keys = ("kind", "input_shape", "n_outputs", "hidden", "channels", "kernel_size")
-        if any(model.get(key) != mine.get(key) for key in keys):
-            return (
-                f"the problem was compiled for a {model.get('kind')} with input "
-                f"{model.get('input_shape')}, but a {spec.kind} with input "
-                f"{list(spec.input_shape)} trains"
-            )
-        return None
+        return _other_network(model, spec, "problem")
     layers = meta.get("layers")
     if spec.kind in ("mlp", "linear") and isinstance(layers, list):
         mine_layers = list(spec.fully_connected().layers)

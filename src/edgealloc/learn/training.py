@@ -61,7 +61,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -83,24 +83,29 @@ from .scenario import model_mismatch
 __all__ = ["train"]
 
 
-def _trainable_schemes() -> list[str]:
-    """The ``mel`` schemes whose allocations train (the family's ``trainable``, in order)."""
-    family = registry.get_family("mel")
+def _trainable_schemes(name: str = "mel") -> list[str]:
+    """The schemes of family ``name`` whose results train (the family's ``trainable``, in order)."""
+    family = registry.get_family(name)
     return [s for s in family.schemes if s in family.trainable]
 
 
-def _allocation(problem: MelProblem, result: Result) -> tuple[np.ndarray, np.ndarray, Any]:
-    """Integral tau and samples of a feasible result, checked against ``problem``."""
+def _check_result(result: Any, family: str) -> None:
+    """``result`` is a ``family`` Result with an allocation (raises when infeasible or failed)."""
     if not isinstance(result, Result):
         raise ValidationError(
             "result", f"must be an edgealloc Result (got {type(result).__name__})"
         )
-    if result.family != "mel":
-        raise ValidationError("result", f"must be a mel result (got family {result.family!r})")
+    if result.family != family:
+        raise ValidationError("result", f"must be a {family} result (got family {result.family!r})")
     if result.status is Status.INFEASIBLE or result.status is Status.FAILED:
         result.raise_for_status()
     if result.allocation is None:
         raise ValidationError("result", "carries no allocation")
+
+
+def _allocation(problem: MelProblem, result: Result) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Integral tau and samples of a feasible result, checked against ``problem``."""
+    _check_result(result, "mel")
     tau = np.asarray(result.tau, dtype=float)
     d = np.asarray(result.samples, dtype=float)
     k = problem.n_devices
@@ -156,6 +161,74 @@ def _check_model(spec: Any, dataset: Dataset) -> ModelSpec:
             "spec", f"has {spec.n_outputs} outputs, the data set {dataset.n_classes} classes"
         )
     return spec
+
+
+def _check_dataset(dataset: Any) -> None:
+    """``dataset`` is a :class:`~edgealloc.learn.data.Dataset`."""
+    if not isinstance(dataset, Dataset):
+        raise ValidationError(
+            "dataset", f"must be a learn.data.Dataset (got {type(dataset).__name__})"
+        )
+
+
+def _mismatch_note(mismatch: str | None, remedy: str, notes: list[str]) -> None:
+    """Warn (at the trainer's caller) and note that the problem prices another network."""
+    if mismatch is not None:
+        msg = (
+            f"{mismatch}: the simulated times and energy are those of another network "
+            f"(compile with {remedy} to match them)"
+        )
+        warnings.warn(msg, EdgeallocWarning, stacklevel=3)
+        notes.append(msg)
+
+
+def _train_eval_set(dataset: Dataset, opts: TrainOptions) -> tuple[Any, Any, str | None]:
+    """The samples ``train_loss`` is measured on: a fixed random subset, with its note, or all."""
+    n_eval = min(dataset.n_train, opts.train_eval_samples)
+    if n_eval < dataset.n_train:
+        pick = np.sort(
+            np.random.default_rng([opts.seed, 2]).choice(dataset.n_train, n_eval, replace=False)
+        )
+        note = f"train_loss on a fixed random subset of {n_eval} training samples"
+        return dataset.x_train[pick], dataset.y_train[pick], note
+    return dataset.x_train, dataset.y_train, None
+
+
+def _evaluator(
+    cols: dict[str, np.ndarray], spec: ModelSpec, dataset: Dataset, x_tr: Any, y_tr: Any
+) -> Callable[[int, Mapping[str, Any]], bool]:
+    """A function that evaluates a model into row ``row`` of ``cols``."""
+
+    def _evaluate(row: int, params: Mapping[str, Any]) -> bool:
+        """Evaluate into ``row``; False when the model has diverged (non-finite loss)."""
+        cols["train_loss"][row] = evaluate(spec, params, x_tr, y_tr)[0]
+        loss, acc = evaluate(spec, params, dataset.x_test, dataset.y_test)
+        cols["test_loss"][row], cols["test_accuracy"][row] = loss, acc
+        return math.isfinite(cols["train_loss"][row]) and math.isfinite(loss)
+
+    return _evaluate
+
+
+def _still_finite(
+    evaluate_row: Callable[[int, Mapping[str, Any]], bool],
+    params: Mapping[str, Any],
+    n: int,
+    last: int,
+    every: int,
+) -> bool:
+    """After step ``n``: evaluate when due (or the model is non-finite); False when diverged."""
+    finite = all(bool(torch.isfinite(p).all()) for p in params.values())
+    if not finite or n % every == 0 or n == last:
+        finite = evaluate_row(n, params) and finite
+    return finite
+
+
+def _device_classes(problem: Any, k: int) -> tuple[str, ...] | None:
+    """The device classes a scenario compiled into ``problem.meta`` (one per device), or None."""
+    classes = (problem.meta or {}).get("classes")
+    return (
+        tuple(str(c) for c in classes) if isinstance(classes, list) and len(classes) == k else None
+    )
 
 
 def train(
@@ -226,24 +299,14 @@ def train(
     opts = train_options(options, kwargs)
     if not isinstance(problem, MelProblem):
         raise ValidationError("problem", f"must be a MelProblem (got {type(problem).__name__})")
-    if not isinstance(dataset, Dataset):
-        raise ValidationError(
-            "dataset", f"must be a learn.data.Dataset (got {type(dataset).__name__})"
-        )
+    _check_dataset(dataset)
     mode = _resolve_mode(problem, opts)
     spec = _check_model(spec, dataset)
     tau, d, ev = _allocation(problem, result)
     k = problem.n_devices
     cycles = opts.cycles
     notes: list[str] = []
-    mismatch = model_mismatch(problem, spec)
-    if mismatch is not None:
-        msg = (
-            f"{mismatch}: the simulated times and energy are those of another network "
-            "(compile with learn.run.scenario_for_model to match them)"
-        )
-        warnings.warn(msg, EdgeallocWarning, stacklevel=2)
-        notes.append(msg)
+    _mismatch_note(model_mismatch(problem, spec), "learn.run.scenario_for_model", notes)
 
     # -- the clock and the ledger (fixed by the allocation)
     slowest = float(ev.cycle_time)
@@ -286,15 +349,9 @@ def train(
                 f"federated: {short} learner(s) own fewer samples than allocated and train on "
                 f"min(d_k, own data); {int(used.sum())} of {int(d.sum())} samples used per cycle"
             )
-    n_eval = min(dataset.n_train, opts.train_eval_samples)
-    if n_eval < dataset.n_train:
-        pick = np.sort(
-            np.random.default_rng([opts.seed, 2]).choice(dataset.n_train, n_eval, replace=False)
-        )
-        x_tr, y_tr = dataset.x_train[pick], dataset.y_train[pick]
-        notes.append(f"train_loss on a fixed random subset of {n_eval} training samples")
-    else:
-        x_tr, y_tr = dataset.x_train, dataset.y_train
+    x_tr, y_tr, eval_note = _train_eval_set(dataset, opts)
+    if eval_note is not None:
+        notes.append(eval_note)
     x_all = dataset.x_train.reshape((dataset.n_train, *spec.input_shape))
     y_all = dataset.y_train
 
@@ -315,14 +372,7 @@ def train(
         "samples_used": np.r_[0, np.full(cycles, int(used.sum()))].astype(np.int64),
         "learner_loss": nan.copy(),
     }
-
-    def _evaluate(row: int, params: Mapping[str, Any]) -> bool:
-        """Evaluate into ``row``; False when the model has diverged (non-finite loss)."""
-        cols["train_loss"][row] = evaluate(spec, params, x_tr, y_tr)[0]
-        loss, acc = evaluate(spec, params, dataset.x_test, dataset.y_test)
-        cols["test_loss"][row], cols["test_accuracy"][row] = loss, acc
-        return math.isfinite(cols["train_loss"][row]) and math.isfinite(loss)
-
+    _evaluate = _evaluator(cols, spec, dataset, x_tr, y_tr)
     t0 = time.perf_counter()
     params = init_params(spec, opts.seed, device=opts.device)
     _evaluate(0, params)
@@ -342,10 +392,7 @@ def train(
             w = used.astype(float)
             if w.sum() > 0:
                 cols["learner_loss"][n] = float(np.nansum(losses * w) / w.sum())
-            finite = all(bool(torch.isfinite(p).all()) for p in params.values())
-            if not finite or n % opts.eval_every == 0 or n == cycles:
-                finite = _evaluate(n, params) and finite
-            if not finite:
+            if not _still_finite(_evaluate, params, n, cycles, opts.eval_every):
                 diverged_at = n
                 break
             if advance is not None:
@@ -367,12 +414,7 @@ def train(
         notes.append(msg)
         cols = {name: col[: diverged_at + 1] for name, col in cols.items()}
 
-    meta = problem.meta or {}
-    classes = meta.get("classes")
-    classes_t = (
-        tuple(str(c) for c in classes) if isinstance(classes, list) and len(classes) == k else None
-    )
-    cpu = _meta_vector(meta, "cpu_hz", k)
+    cpu = _meta_vector(problem.meta or {}, "cpu_hz", k)
     return RunRecord(
         columns=cols,
         scheme=result.scheme,
@@ -396,7 +438,7 @@ def train(
         notes=tuple(notes),
         result=result,
         problem_name=problem.name,
-        classes=classes_t,
+        classes=_device_classes(problem, k),
         cpu_hz=cpu,
         params=params if opts.keep_params else None,
         wall_time_s=wall,
