@@ -513,3 +513,21 @@ def test_bandwidth_beyond_any_radio_is_refused(preset: str, key: str) -> None:
     assert info.value.field == key and "<= 1e+12" in info.value.problem, str(info.value)
     ok = edgealloc.load_problem(preset, overrides={key: MAX_BANDWIDTH_HZ})
     assert ok.n_devices > 0
+
+
+@pytest.mark.parametrize(
+    ("preset", "key"),
+    [
+        ("mel-sync", "devices"),
+        ("xr-server", "users"),
+        ("xr-d2d", "users"),
+        ("feel-cpu", "devices"),
+        ("mar-paper", "devices"),
+    ],
+)
+def test_a_fleet_beyond_memory_is_refused_before_allocating(preset: str, key: str) -> None:
+    """10**8 devices: one ValidationError naming the key the user typed, never MemoryError
+    (mar-paper compiled for minutes before its guard)."""
+    with pytest.raises(ValidationError) as info:
+        edgealloc.load_problem(preset, overrides={key: 10**8})
+    assert info.value.field.startswith(key), str(info.value)

@@ -233,6 +233,9 @@ def test_gap_percent() -> None:
     # Iteration times are minimised: longer is worse, shorter is a relaxation.
     assert demo.gap_percent(12.0, 10.0, minimise=True) == pytest.approx(20.0)
     assert demo.gap_percent(9.0, 10.0, minimise=True) == pytest.approx(-10.0)
+    # A minimised cost below zero (flmar): worse is still positive, in percent of |optimum|.
+    assert demo.gap_percent(-3.2303, -3.4011, minimise=True) == pytest.approx(5.0219, abs=1e-3)
+    assert demo.gap_percent(-3.5, -3.4011, minimise=True) < 0
 
 
 def test_solve_all_turns_solver_errors_into_failed_rows(monkeypatch: pytest.MonkeyPatch) -> None:

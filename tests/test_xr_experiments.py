@@ -1,4 +1,4 @@
-"""The XR offloading reproductions (Figs. 1-3 of seeds/xr-offloading.txt), in quick mode."""
+"""The XR offloading reproductions (Figs. 1-3 of the XR offloading paper), in quick mode."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from . import registry
 from ._style import STATUS_STYLE, fmt, gap_text
 from .api import solve
 from .errors import SolverError
+from .family import gap_percent
 from .result import Result, Status
 
 if TYPE_CHECKING:
@@ -63,18 +64,6 @@ def solve_all(problem: Any, names: Sequence[str] | None = None) -> list[Result]:
                 )
             )
     return out
-
-
-def gap_percent(objective: float, optimum: float, *, minimise: bool = False) -> float:
-    """How much worse ``objective`` is than the ``optimal`` scheme's, in percent of it.
-
-    Negative for the continuous relaxation, which is better than the integer
-    optimum; NaN when either value is unknown or the optimum is 0.
-    """
-    if not (math.isfinite(objective) and math.isfinite(optimum)) or optimum == 0:
-        return math.nan
-    worse = objective - optimum if minimise else optimum - objective
-    return 100.0 * worse / optimum
 
 
 def _exact_objective(results: Sequence[Result]) -> float:

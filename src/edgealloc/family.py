@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     import numpy as np
     from rich.table import Table
 
-__all__ = ["Column", "Family", "Presenter", "Scheme"]
+__all__ = ["Column", "Family", "Presenter", "Scheme", "gap_percent"]
 
 #: A scheme: takes the family's problem, returns a :class:`~edgealloc.Result`.
 Scheme = Callable[[Any], Result]
@@ -119,6 +119,20 @@ class Presenter:
     def plot(self, cases: Sequence[tuple[str, Any, Sequence[Result]]], path: Path) -> None:
         """Draw the demo figure of ``cases`` (``(preset, problem, results)``) into ``path``."""
         raise NotImplementedError(f"{type(self).__name__} draws no figure")
+
+
+def gap_percent(objective: float, optimum: float, *, minimise: bool = False) -> float:
+    """How much worse ``objective`` is than ``optimum``, in percent of ``|optimum|``.
+
+    Positive when worse in the family's sense (``minimise``: larger),
+    negative for a relaxation, which is better than the integer optimum, and
+    of the same sign whatever the sign of the optimum (a minimised cost
+    below zero included). NaN when either value is unknown or the optimum is 0.
+    """
+    if not (math.isfinite(objective) and math.isfinite(optimum)) or optimum == 0:
+        return math.nan
+    worse = objective - optimum if minimise else optimum - objective
+    return 100.0 * worse / abs(optimum)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -250,7 +264,4 @@ class Family:
         Negative for a relaxation, which is better than the integer optimum;
         NaN when either value is unknown or the optimum is 0.
         """
-        if not (math.isfinite(objective) and math.isfinite(optimum)) or optimum == 0:
-            return math.nan
-        worse = objective - optimum if self.minimise else optimum - objective
-        return 100.0 * worse / optimum
+        return gap_percent(objective, optimum, minimise=self.minimise)

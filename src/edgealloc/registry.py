@@ -61,6 +61,7 @@ BUILTIN_FAMILIES: dict[str, str] = {
     "offload-server": "edgealloc.offload.family:SERVER",
     "offload-d2d": "edgealloc.offload.family:D2D",
     "feel": "edgealloc.feel.family:FAMILY",
+    "flmar": "edgealloc.flmar.family:FAMILY",
 }
 
 #: Families registered in-process with :func:`register_family`.

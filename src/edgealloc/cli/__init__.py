@@ -1,7 +1,7 @@
 """The ``edgealloc`` command line: one module per command, shared helpers in :mod:`._common`.
 
 Commands: ``solve``, ``compile``, ``presets``, ``families``, ``demo``,
-``reproduce``, ``train``. Every command that writes takes ``--out/-o``
+``reproduce``, ``train``, ``profile``, ``flower``. Every command that writes takes ``--out/-o``
 (also spelled ``--output``) and refuses to replace a file without
 ``--force``.
 
@@ -39,7 +39,9 @@ from .._version import __version__
 from . import compile as _compile
 from . import demo as _demo
 from . import families as _families
+from . import flower as _flower
 from . import presets as _presets
+from . import profile as _profile
 from . import reproduce as _reproduce
 from . import solve as _solve
 from . import train as _train
@@ -92,6 +94,8 @@ app.command("demo")(guarded(_demo.demo))
 app.command("reproduce")(guarded(_reproduce.reproduce))
 # ``train`` imports torch only when it runs; it guards itself (its options are validated first).
 app.command("train")(_train.train_command)
+app.command("flower")(_flower.flower_command)  # imports flwr only when it runs
+app.command("profile")(_profile.profile_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -2,19 +2,25 @@
 
 >>> from edgealloc.experiments import EXPERIMENTS
 >>> sorted(EXPERIMENTS)  # doctest: +NORMALIZE_WHITESPACE
-['mel-accuracy', 'mel-async-accuracy', 'mel-async-allocation', 'mel-local-updates',
- 'xr-heterogeneity', 'xr-online-regression', 'xr-users']
+['feel-gpu-curves', 'feel-remark2', 'feel-table2', 'flmar-clock', 'flmar-deadline',
+ 'flmar-power', 'flmar-rho', 'flmar-yang', 'mel-accuracy', 'mel-async-accuracy',
+ 'mel-async-allocation', 'mel-local-updates', 'xr-heterogeneity', 'xr-online-regression',
+ 'xr-users']
 
 Every experiment is declared on one template, :class:`Experiment`
 (:mod:`._template`, whose docstring says how to add one): its tasks, its
 worker, its CSV tables, its figures, its summary and notes. The template's
 ``run`` sweeps the tasks with :func:`~edgealloc.experiments.runner.run_sweep`
 (local processes, a JSONL results store that survives interruption), then
-writes the PNGs and CSV tables into an output folder. ``edgealloc reproduce
+writes the PNGs and CSV tables into an output folder, each under a temporary
+name renamed into place, with a manifest (``NAME-manifest.json``: the run
+configuration and every file's SHA-256, :mod:`._outputs`) so that a run never
+replaces a file it did not write itself. ``edgealloc reproduce
 NAME`` calls :func:`run_experiment`; ``docs/reproductions.md`` compares the
 results with the papers. Experiments of a family share code through private
 modules: :mod:`._allocation` (solve-and-aggregate sweeps), :mod:`._accuracy`
-(training runs), :mod:`._xr` and :mod:`._xr_tables` (the XR offloading
+(training runs), :mod:`._lr` (the learning-rate rule), :mod:`._outputs` (the
+output folder's manifest and checks), :mod:`._xr` and :mod:`._xr_tables` (the XR offloading
 scenario and its gain tables).
 
 - ``mel-local-updates`` — :mod:`.mel_local_updates`: Fig. 1 of the sync MEL
@@ -35,6 +41,20 @@ scenario and its gain tables).
   least-squares regression under no, server and D2D offloading (loss vs
   simulated time; identical gradients).
 
+- ``feel-table2`` — :mod:`.feel_table2`: Table II of the FEEL paper (accuracy and
+  training speed-up of individual learning, model- and gradient-based FEEL and
+  the proposed scheme, K = 6 and 12, IID and non-IID; needs torch).
+- ``feel-gpu-curves`` — :mod:`.feel_gpu_curves`: Figs. 4-5 of the FEEL paper
+  (GPU: proposed vs online, full and random batches, loss and accuracy vs
+  training time; needs torch).
+- ``feel-remark2`` — :mod:`.feel_remark2`: Remark 2 of the FEEL paper as a
+  figure (the optimal batch vs the local clock and the uplink rate, beside
+  Theorem 1's closed form).
+- ``flmar-power``, ``flmar-clock``, ``flmar-rho``, ``flmar-deadline``,
+  ``flmar-yang`` — :mod:`.flmar_power` etc.: Figs. 4, 5 and 6 and Secs. VII-C
+  and VII-D of the FL-MAR paper (energy and time vs p_max, f_max, rho and the
+  deadline; against Yang et al.), ``optimal`` beside ``paper``.
+
 Sweeps run on local processes by default or on a Ray cluster
 (``backend="ray"``).
 """
@@ -45,6 +65,14 @@ from pathlib import Path
 
 from ..errors import ValidationError
 from . import (
+    feel_gpu_curves,
+    feel_remark2,
+    feel_table2,
+    flmar_clock,
+    flmar_deadline,
+    flmar_power,
+    flmar_rho,
+    flmar_yang,
     mel_accuracy,
     mel_async_accuracy,
     mel_async_allocation,
@@ -69,6 +97,14 @@ _MODULES = (
     xr_online_regression,
     xr_heterogeneity,
     xr_users,
+    feel_table2,
+    feel_gpu_curves,
+    feel_remark2,
+    flmar_power,
+    flmar_clock,
+    flmar_rho,
+    flmar_deadline,
+    flmar_yang,
 )
 
 #: experiment name -> :class:`Experiment`.
@@ -92,6 +128,7 @@ def run_experiment(
     progress: bool = True,
     backend: str = "local",
     ray_address: str | None = None,
+    force: bool = False,
 ) -> ExperimentOutput:
     """Run the named reproduction, writing its figure and tables into ``out_dir``.
 
@@ -101,7 +138,9 @@ def run_experiment(
         A key of :data:`EXPERIMENTS`.
     out_dir
         Output folder (created). It also holds the results store, so running
-        again into the same folder reuses finished instances.
+        again into the same folder reuses finished instances, and the
+        manifest ``NAME-manifest.json`` (the run configuration and the
+        SHA-256 of every file written; see :mod:`._outputs`).
     seeds
         Random instances per point (default: the experiment's own, e.g. 20).
     workers
@@ -109,7 +148,8 @@ def run_experiment(
     quick
         A coarse grid and few seeds, for a smoke test in seconds.
     progress
-        Show a progress bar on a terminal.
+        Show progress on stderr: a bar on a terminal, else a line at most
+        every few seconds.
     backend
         Where the sweep's tasks run: ``"local"`` (processes) or ``"ray"``
         (Ray remote functions; see :class:`~.runner.RayBackend`). The
@@ -118,13 +158,22 @@ def run_experiment(
     ray_address
         Ray cluster to join (``backend="ray"`` only); default
         ``$RAY_ADDRESS``, else a local Ray instance with ``workers`` CPUs.
+    force
+        Replace what is in ``out_dir``. Without it the run refuses, before
+        writing anything, a folder entry whose name does not start with
+        ``name``, and any file it would replace that it did not write itself
+        in this run configuration (not in the manifest, or changed since), as
+        well as a folder holding another configuration's results.
 
     Raises
     ------
     ValidationError
         Unknown experiment name (the message lists the known ones), bad
-        ``seeds``/``workers``, unknown ``backend``, Ray not installed, or a
-        ``ray_address`` without ``backend="ray"``.
+        ``seeds``/``workers``, unknown ``backend``, Ray not installed, a
+        ``ray_address`` without ``backend="ray"``, or (without ``force``) a
+        file in ``out_dir`` that is not the run's to replace (the message
+        names the path and, for another configuration, the settings that
+        differ).
     """
     if name not in EXPERIMENTS:
         known = ", ".join(sorted(EXPERIMENTS))
@@ -138,5 +187,5 @@ def run_experiment(
         raise ValidationError("ray_address", f"only applies with backend 'ray' (got {backend!r})")
     with sweep_backend(backend, address=ray_address):
         return EXPERIMENTS[name].run(
-            out, seeds=seeds, workers=workers, quick=quick, progress=progress
+            out, seeds=seeds, workers=workers, quick=quick, progress=progress, force=force
         )

@@ -2,7 +2,7 @@ r"""The training runs of the FEEL reproductions, the learning-rate rule and what
 
 Shared by :mod:`.feel_table2` (Table II) and :mod:`.feel_gpu_curves` (Figs. 4-5)
 of Ren, Yu & Ding, *Accelerating DNN Training in Wireless Federated Edge
-Learning Systems* (IEEE JSAC 2021, ``seeds/feel-batchsize.txt``).
+Learning Systems* (IEEE JSAC 2021, Ren, Yu & Ding, IEEE JSAC 2021).
 
 A run (:func:`train_task`, the sweep worker) compiles a ``feel`` preset for
 the model that trains (:func:`edgealloc.learn.feel_scenario.feel_scenario_for_model`,

@@ -2,7 +2,7 @@ r"""The XR offloading scenario of the XR reproductions: paired problems, gains, 
 
 Shared by :mod:`.xr_heterogeneity` (Figs. 1-2), :mod:`.xr_users` (Fig. 3) and
 :mod:`.xr_online_regression` (*Collaborative learning in extended reality*,
-``seeds/xr-offloading.txt``). An *experiment* is one seed: the presets
+the XR offloading paper). An *experiment* is one seed: the presets
 :data:`PRESETS` draw the users' positions in the disc and their points
 :math:`l_i \sim U[l_{min}, l_{max}]` from it, and the same seed gives the
 same users, positions and points to both strategies, Strategy #1 (edge

@@ -1,7 +1,7 @@
 r"""``feel-gpu-curves``: Figs. 4-5 of the FEEL paper, loss and accuracy against training time (GPU).
 
 Ren, Yu & Ding, *Accelerating DNN Training in Wireless Federated Edge
-Learning Systems* (IEEE JSAC 2021, ``seeds/feel-batchsize.txt``), Section
+Learning Systems* (IEEE JSAC 2021, Ren, Yu & Ding, IEEE JSAC 2021), Section
 VI-D: K = 6 devices with GTX 1080 Ti GPUs (Assumption 1), IID (Fig. 4) and
 non-IID (Fig. 5) data; the proposed scheme against online learning
 (:math:`B_k = 1`), the full batch (:math:`B_k = B^{max} = 128`) and a random

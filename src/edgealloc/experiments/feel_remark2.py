@@ -1,7 +1,7 @@
 r"""``feel-remark2``: Remark 2 of the FEEL paper as a figure, the optimal batch against f_k and R_k.
 
 Ren, Yu & Ding, *Accelerating DNN Training in Wireless Federated Edge
-Learning Systems* (IEEE JSAC 2021, ``seeds/feel-batchsize.txt``), Theorem 1
+Learning Systems* (IEEE JSAC 2021, Ren, Yu & Ding, IEEE JSAC 2021), Theorem 1
 (eq. (22)) and Remark 2: "the batchsize increases linearly with the local
 training speed and increases sublinearly with the exponent of -1/2 with both
 the training priority ratio and the uplink data rate". In our notation

@@ -1,7 +1,7 @@
 r"""``feel-table2``: Table II of the FEEL paper, test accuracy and training speed-up, trained.
 
 Ren, Yu & Ding, *Accelerating DNN Training in Wireless Federated Edge
-Learning Systems* (IEEE JSAC 2021, ``seeds/feel-batchsize.txt``), Section
+Learning Systems* (IEEE JSAC 2021, Ren, Yu & Ding, IEEE JSAC 2021), Section
 VI-C, Table II: on CPUs (four devices each at 0.7, 1.4 and 2.1 GHz for
 K = 12, two each for K = 6), IID and non-IID data, the test accuracy and the
 *training speed-up* (a scheme's training speed over individual learning's)

@@ -1,7 +1,7 @@
 """``mel-accuracy``: test accuracy after each global cycle, Fig. 2 of the sync MEL paper.
 
 Mohammad & Sorour, *Adaptive Task Allocation for Mobile Edge Learning*
-(``seeds/mel-adaptive-task-allocation.txt``), Section V-C, Fig. 2: the
+(Mohammad & Sorour, IEEE WCNCW 2019), Section V-C, Fig. 2: the
 learning accuracy after each global update cycle for the optimised
 allocation and equal task allocation (ETA), at K = 20 learners with
 T = 12 s per cycle and at K = 10 with T = 30 s. The paper's text reports

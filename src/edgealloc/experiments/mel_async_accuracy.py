@@ -1,7 +1,7 @@
 """``mel-async-accuracy``: HA-Asyn vs HA-Sync vs HU accuracy, Figs. 4-5 and 7 of the async paper.
 
 *Task allocation for asynchronous mobile edge learning with delay and energy
-constraints* (``seeds/mel-async-energy.txt``), Section 5.1: K = 20 learners
+constraints* (Mohammad, Sorour & Hefeida, arXiv:2012.00143), Section 5.1: K = 20 learners
 (laptops, phones, Raspberry Pi, Arduino), average energy budgets
 E = 10, 20, 30 J, global cycle times T = 10 s and 20 s (Fig. 5), staleness
 caps c = 1..5. The paper plots the validation accuracy against the global

@@ -1,7 +1,7 @@
 """``mel-async-allocation``: local iterations under energy limits and bounded staleness.
 
 *Task allocation for asynchronous mobile edge learning with delay and energy
-constraints* (``seeds/mel-async-energy.txt``), Section 5: K = 20 learners,
+constraints* (Mohammad, Sorour & Hefeida, arXiv:2012.00143), Section 5: K = 20 learners,
 global cycle times T = 5 s to 40 s in steps of 5 s, average energy budgets
 E = 10, 20, 30 J (spread 2.5 J) and staleness caps c = 0..5 (c = 0 is the
 synchronous HA-Sync case; the paper finds c > 5 brings nothing). The paper

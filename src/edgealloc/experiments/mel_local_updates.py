@@ -1,7 +1,7 @@
 """``mel-local-updates``: Fig. 1 of the synchronous MEL paper.
 
 Mohammad & Sorour, *Adaptive Task Allocation for Mobile Edge Learning*
-(``seeds/mel-adaptive-task-allocation.txt``), Section V-B, Fig. 1: the
+(Mohammad & Sorour, IEEE WCNCW 2019), Section V-B, Fig. 1: the
 number of local iterations :math:`\\tau` each scheme achieves (a) versus the
 number of learners K at T = 30 s and 60 s and (b) versus the global cycle
 time T at K = 10 and 20. The paper's text reports two points: at K = 20,

@@ -1,7 +1,7 @@
 r"""``xr-heterogeneity``: Figs. 1 and 2 of the XR offloading paper.
 
 *Collaborative learning in extended reality: offloading to an edge server or
-to neighbours* (``seeds/xr-offloading.txt``), Section IV. The gain of a
+to neighbours* (the XR offloading paper), Section IV. The gain of a
 strategy is the ratio of the iteration time without offloading to the
 optimised one,
 

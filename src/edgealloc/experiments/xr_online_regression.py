@@ -1,6 +1,6 @@
 r"""``xr-online-regression``: online least squares under server and D2D offloading.
 
-*Collaborative learning for XR* (``seeds/xr-offloading.txt``). The paper
+*Collaborative learning for XR* (the XR offloading paper). The paper
 optimises the time of one training iteration (Figs. 2-3: the gain
 :math:`\max_i T_i / T^*`) and argues that this is the convergence time of
 online SGD, because offloading changes who computes a partial gradient but

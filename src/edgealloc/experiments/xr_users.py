@@ -1,6 +1,6 @@
 r"""``xr-users``: Fig. 3 of the XR offloading paper, gain versus the number of users.
 
-*Collaborative learning in extended reality* (``seeds/xr-offloading.txt``),
+*Collaborative learning in extended reality* (the XR offloading paper),
 Section IV-B, Fig. 3: the gain :math:`\max_i T_i / T^*` of Strategy #1
 (edge server, preset ``xr-server``) and Strategy #2 (D2D, preset ``xr-d2d``)
 against the number of users N, for heterogeneity steepness (a) s = 0.5 (a

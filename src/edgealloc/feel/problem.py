@@ -1,10 +1,10 @@
 r"""The canonical ``feel`` problem: batch sizes and TDMA slots for federated edge learning.
 
 Seed: J. Ren, G. Yu, G. Ding, *Accelerating DNN Training in Wireless Federated
-Edge Learning Systems*, IEEE JSAC 2021 (``seeds/feel-batchsize.txt``; "the
+Edge Learning Systems*, IEEE JSAC 2021 (Ren, Yu & Ding, IEEE JSAC 2021; "the
 paper" below): problem P1 (17), Theorems 1-2, Algorithm 1 and the GPU
 extension P7 (31). The field names are the public contract of
-``specs/PROBLEMS.md`` section 5.
+``docs/problem-files.md`` section 5.
 
 In one communication round device :math:`k` computes the gradient of a batch
 of :math:`B_k` samples, uploads it in its uplink slot :math:`\tau^U_k` of every
@@ -119,7 +119,7 @@ class FeelGpu(FrozenModel):
 
 
 class FeelProblem(FrozenModel):
-    r"""A canonical ``feel`` problem (PROBLEMS.md section 5), validated and immutable.
+    r"""A canonical ``feel`` problem (docs/problem-files.md), validated and immutable.
 
     Parameters
     ----------
@@ -398,7 +398,7 @@ class FeelEvaluation:
 
 @dataclasses.dataclass(frozen=True)
 class FeelAllocation:
-    """The ``feel`` part of a :class:`~edgealloc.Result` (PROBLEMS.md section 5).
+    """The ``feel`` part of a :class:`~edgealloc.Result` (docs/problem-files.md).
 
     ``batch`` is an integer array for integral schemes and a float array for
     ``relaxed``; every time comes from :meth:`FeelProblem.evaluate`, not from

@@ -25,7 +25,7 @@ their own modules and are imported on demand.
   ``scenario_for_model``, ``RunRecord`` and ``Comparison`` are also
   attributes of this package, imported (with PyTorch) on first use.
 - :mod:`.online_regression` — online distributed least-squares regression
-  of the XR offloading paper (``seeds/xr-offloading.txt``, Section II-A):
+  of the XR offloading paper (the XR offloading paper, Section II-A):
   a synthetic stream, partial gradients under server / D2D offloading plans,
   batched online SGD on a simulated clock.
 """

@@ -36,7 +36,7 @@ NumPy only (no PyTorch).
 References
 ----------
 [MEL-async] The asynchronous MEL paper: heterogeneity-aware task allocation
-with time and energy constraints (``seeds/mel-async-energy.txt``), Section 2,
+with time and energy constraints (Mohammad, Sorour & Hefeida, arXiv:2012.00143), Section 2,
 eqs. (8)-(10).
 """
 

@@ -77,10 +77,10 @@ also bounds the slices of :func:`gradient_averaging_step` and
 References
 ----------
 [MEL-async] The asynchronous MEL paper: heterogeneity-aware task allocation
-with time and energy constraints (``seeds/mel-async-energy.txt``),
+with time and energy constraints (Mohammad, Sorour & Hefeida, arXiv:2012.00143),
 Section 2.1, eqs. (1)-(3).
 [FEEL] Ren, J., Yu, G., Ding, G. "Accelerating DNN training in wireless
-federated edge learning systems" (``seeds/feel-batchsize.txt``),
+federated edge learning systems" (Ren, Yu & Ding, IEEE JSAC 2021),
 Section II-A, eqs. (1)-(2).
 """
 

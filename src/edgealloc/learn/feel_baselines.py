@@ -1,6 +1,6 @@
 r"""The FEEL paper's Table II benchmarks, trained for real: :func:`train_feel_procedure`.
 
-Ren, Yu & Ding (IEEE JSAC 2021, ``seeds/feel-batchsize.txt``, Section VI-C)
+Ren, Yu & Ding (IEEE JSAC 2021, Ren, Yu & Ding, IEEE JSAC 2021, Section VI-C)
 compare their scheme with three procedures that are not batch plans of the
 ``feel`` family; here each is defined precisely, on the same devices, links,
 data partition, initial model and learning-rate rule as

@@ -1,6 +1,6 @@
 r"""The energy ledger of a ``feel`` round: what every device spends per communication round.
 
-The paper (Ren, Yu & Ding, IEEE JSAC 2021, ``seeds/feel-batchsize.txt``) has
+The paper (Ren, Yu & Ding, IEEE JSAC 2021, Ren, Yu & Ding, IEEE JSAC 2021) has
 no energy model; this is ours, applied to the plan's batches and slots:
 
 * **compute, CPU**: :math:`\kappa f_k^2` joules per cycle (dynamic CMOS power,

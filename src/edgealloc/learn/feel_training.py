@@ -1,7 +1,7 @@
 r"""Training under a ``feel`` plan on a simulated clock: :func:`train_feel`, :func:`compare_feel`.
 
 One communication round (Ren, Yu & Ding, IEEE JSAC 2021,
-``seeds/feel-batchsize.txt``, Section II-A, steps 1-5) is one call of
+Ren, Yu & Ding, IEEE JSAC 2021, Section II-A, steps 1-5) is one call of
 :func:`edgealloc.learn.engine.gradient_averaging_step`: device :math:`k`
 draws a batch :math:`\mathcal B_k` of :math:`B_k` samples of its own data
 (afresh every round, without replacement; :math:`\min(B_k, |\mathcal D_k|)`

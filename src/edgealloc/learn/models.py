@@ -29,9 +29,9 @@ and an ``ImportError``) with the one-line fix.
 References
 ----------
 [MEL-sync] Mohammad, U., Sorour, S. "Adaptive task allocation for mobile edge
-learning" (``seeds/mel-adaptive-task-allocation.txt``), Section V-A.
+learning" (Mohammad & Sorour, IEEE WCNCW 2019), Section V-A.
 [MEL-async] The asynchronous MEL paper: heterogeneity-aware task allocation
-with time and energy constraints (``seeds/mel-async-energy.txt``), Section 5.
+with time and energy constraints (Mohammad, Sorour & Hefeida, arXiv:2012.00143), Section 5.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 r"""Online distributed least-squares regression under an offloading plan.
 
-The learning side of *collaborative learning for XR* (``seeds/xr-offloading.txt``,
+The learning side of *collaborative learning for XR* (the XR offloading paper,
 Section II-A). ``N`` users collect new points every iteration and train a
 common linear model :math:`y = X\beta^* + z`, :math:`z \sim \mathcal N(0, \sigma^2)`,
 by batched online SGD:

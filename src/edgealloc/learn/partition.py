@@ -1,8 +1,8 @@
 r"""Who trains on which samples: partitions and per-cycle samplers (issue 4).
 
 Two ways data reach the learners in mobile edge learning (async MEL paper,
-``seeds/mel-async-energy.txt``, Section 1 and Fig. 1; sync MEL paper,
-``seeds/mel-adaptive-task-allocation.txt``, Section II-A):
+Mohammad, Sorour & Hefeida, arXiv:2012.00143, Section 1 and Fig. 1; sync MEL paper,
+Mohammad & Sorour, IEEE WCNCW 2019, Section II-A):
 
 * **Parallel learning (PL)**, the orchestrator owns the dataset and, every
   global cycle, "sends :math:`d_k` samples after randomly shuffling its
@@ -15,7 +15,7 @@ Two ways data reach the learners in mobile edge learning (async MEL paper,
   :class:`FederatedSampler`.
 
 Partition schemes (:func:`partition`), following the FEEL batch-size paper
-(``seeds/feel-batchsize.txt``, Section VI-A, after [24]):
+(Ren, Yu & Ding, IEEE JSAC 2021, Section VI-A, after [24]):
 
 * ``"iid"``: "all data samples are first shuffled and then partitioned into
   K equal parts" (sizes differ by at most one when ``K`` does not divide ``n``);
@@ -166,7 +166,7 @@ def label_shards(
 ) -> list[np.ndarray]:
     """Sort the samples by label and cut them into ``n_shards`` contiguous shards.
 
-    The FEEL paper's non-IID construction (``seeds/feel-batchsize.txt``,
+    The FEEL paper's non-IID construction (Ren, Yu & Ding, IEEE JSAC 2021,
     Section VI-A): samples sorted by label (ties, i.e. samples of one label,
     in random order), then cut into shards of equal size (``np.array_split``:
     sizes differ by at most one). A shard therefore spans a contiguous run of

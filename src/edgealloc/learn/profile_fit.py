@@ -1,6 +1,6 @@
 r"""Fit Assumption 1 (the GPU training function) to measured step times: :func:`fit_assumption1`.
 
-Assumption 1 of Ren, Yu & Ding (IEEE JSAC 2021, ``seeds/feel-batchsize.txt``,
+Assumption 1 of Ren, Yu & Ding (IEEE JSAC 2021, Ren, Yu & Ding, IEEE JSAC 2021,
 eq. (27)): the local gradient time of a batch of :math:`B` samples is flat up
 to a threshold and linear beyond,
 

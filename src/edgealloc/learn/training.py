@@ -50,9 +50,9 @@ records what was actually trained on. The energy per cycle is
 References
 ----------
 [MEL-sync] Mohammad, U., Sorour, S. "Adaptive task allocation for mobile edge
-learning" (``seeds/mel-adaptive-task-allocation.txt``), Section II, eq. (8), Fig. 2.
+learning" (Mohammad & Sorour, IEEE WCNCW 2019), Section II, eq. (8), Fig. 2.
 [MEL-async] The asynchronous MEL paper: heterogeneity-aware task allocation
-with time and energy constraints (``seeds/mel-async-energy.txt``), Section 2,
+with time and energy constraints (Mohammad, Sorour & Hefeida, arXiv:2012.00143), Section 2,
 eqs. (1)-(3), (8)-(11), Figs. 4-8.
 """
 

@@ -27,10 +27,10 @@ mean loss on a batch of :math:`B_k` samples at :math:`w`; the server takes
 
 References
 ----------
-[MEL-async] The asynchronous MEL paper (``seeds/mel-async-energy.txt``),
+[MEL-async] The asynchronous MEL paper (Mohammad, Sorour & Hefeida, arXiv:2012.00143),
 Section 2.1, eqs. (1)-(3).
 [FEEL] Ren, Yu, Ding, "Accelerating DNN training in wireless federated edge
-learning systems" (``seeds/feel-batchsize.txt``), Section II-A, eqs. (1)-(2).
+learning systems" (Ren, Yu & Ding, IEEE JSAC 2021), Section II-A, eqs. (1)-(2).
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ run's failures are reproducible): the strategy then receives an error reply.
 
 References
 ----------
-[MEL-async] ``seeds/mel-async-energy.txt``, Section 2.1, eqs. (1)-(3).
-[FEEL] ``seeds/feel-batchsize.txt``, Section II-A, eqs. (1)-(2).
+[MEL-async] Mohammad, Sorour & Hefeida, arXiv:2012.00143, Section 2.1, eqs. (1)-(3).
+[FEEL] Ren, Yu & Ding, IEEE JSAC 2021, Section II-A, eqs. (1)-(2).
 """
 
 from __future__ import annotations

@@ -43,10 +43,10 @@ workload set to the trained model).
 References
 ----------
 [MEL-sync] Mohammad, Sorour, "Adaptive task allocation for mobile edge learning"
-(``seeds/mel-adaptive-task-allocation.txt``), eqs. (4), (8)-(11).
-[MEL-async] The asynchronous MEL paper (``seeds/mel-async-energy.txt``), eqs. (8)-(10).
+IEEE WCNCW 2019, eqs. (4), (8)-(11).
+[MEL-async] Mohammad, Sorour & Hefeida, arXiv:2012.00143, eqs. (8)-(10).
 [FEEL] Ren, Yu, Ding, "Accelerating DNN training in wireless federated edge
-learning systems" (``seeds/feel-batchsize.txt``), eqs. (1)-(2), (5)-(6), (9)-(15),
+learning systems" (Ren, Yu & Ding, IEEE JSAC 2021), eqs. (1)-(2), (5)-(6), (9)-(15),
 (27)-(28).
 """
 

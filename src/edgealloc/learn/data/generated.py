@@ -160,7 +160,7 @@ def make_linear(
     :math:`X_{ij} \sim \mathcal N(0, 1)`, :math:`\beta^*_j \sim \mathcal N(0, 1/F)`
     (so :math:`\operatorname{Var}(x^T\beta^*) \approx 1`) and
     :math:`z \sim \mathcal N(0, \sigma^2)`; the model of the MEL papers'
-    regression reading and of ``seeds/xr-offloading.txt`` Section II-A.
+    regression reading and of the XR offloading paper Section II-A.
 
     Parameters
     ----------

@@ -1,0 +1,122 @@
+"""The ``flmar`` baselines and the deadline schemes (FLMAR.md section 5.6), and their errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import edgealloc
+from edgealloc.errors import InfeasibleError
+from edgealloc.result import Status
+from edgealloc.units import w_to_dbm
+from test_flmar_helpers import paper_like
+
+
+def test_schemes_are_listed_exact_first() -> None:
+    assert edgealloc.schemes("flmar") == [
+        "optimal",
+        "paper",
+        "minpixel",
+        "randpixel",
+        "comm-only",
+        "comp-only",
+        "yang2021",
+    ]
+
+
+def test_minpixel_and_randpixel_draw_from_the_seed() -> None:
+    p = paper_like(20, 0)
+    mp = edgealloc.solve(p, "minpixel")
+    rp = edgealloc.solve(p, "randpixel")
+    n = p.n_devices
+    for res in (mp, rp):
+        assert res.status is Status.FEASIBLE
+        assert np.allclose(res.bandwidth, p.bandwidth / n)
+        assert np.allclose(res.power, p.power_max)
+        assert np.all((res.frequency >= p.frequency_min) & (res.frequency <= p.frequency_max))
+    assert set(mp.resolution.tolist()) == {160}
+    assert len(set(rp.resolution.tolist())) > 1
+    # Clocks first, then resolutions: both baselines draw the same clocks.
+    assert np.array_equal(mp.frequency, rp.frequency)
+    # Deterministic, and another seed draws differently.
+    assert np.array_equal(edgealloc.solve(p, "randpixel").resolution, rp.resolution)
+    q = p.replace(baseline={"randomize": "frequency", "seed": 1})
+    assert not np.array_equal(edgealloc.solve(q, "minpixel").frequency, mp.frequency)
+
+
+def test_the_power_variant_draws_in_dbm_at_the_top_clock() -> None:
+    p = paper_like(200, 1).replace(baseline={"randomize": "power", "seed": 3})
+    res = edgealloc.solve(p, "minpixel")
+    assert np.allclose(res.frequency, p.frequency_max)
+    dbm = np.asarray(w_to_dbm(res.power))
+    assert dbm.min() >= 0.0 - 1e-9 and dbm.max() <= 12.0 + 1e-9
+    # Uniform in dBm: about half the draws below 6 dBm (in watts it would be ~ 1/3).
+    assert 0.4 < np.mean(dbm < 6.0) < 0.6
+
+
+def test_a_random_plan_that_misses_the_deadline_is_failed_not_reported() -> None:
+    p = paper_like(10, 0, deadline=20.0)
+    res = edgealloc.solve(p, "randpixel")
+    assert res.status is Status.FAILED and np.isnan(res.objective)
+    assert "misses the deadline" in res.message
+
+
+@pytest.mark.parametrize("scheme", ["comm-only", "comp-only", "yang2021"])
+def test_deadline_schemes_need_a_deadline(scheme) -> None:
+    p = paper_like(4, 0)
+    with pytest.raises(InfeasibleError, match="without a deadline"):
+        edgealloc.solve(p, scheme)
+    res = edgealloc.solve(p, scheme, raise_infeasible=False)
+    assert res.status is Status.INFEASIBLE
+
+
+@pytest.mark.parametrize("scheme", ["comp-only", "yang2021"])
+def test_fixed_transmission_schemes_say_when_the_clock_would_exceed_f_max(scheme) -> None:
+    p = paper_like(6, 0)
+    t0 = p.bits / edgealloc.flmar._math.rate(
+        np.full(6, p.bandwidth / 6), p.power_max, p.channel_gain, p.noise_psd
+    )
+    tight = float(np.max(t0 + p.cycles_per_round / p.frequency_max)) * p.rounds * 0.98
+    # Feasible for the optimising schemes (they can move bandwidth), not at (B/N, p_max).
+    q = p.replace(deadline=tight)
+    assert edgealloc.solve(q, "optimal").success
+    with pytest.raises(InfeasibleError, match="above f_max") as err:
+        edgealloc.solve(q, scheme)
+    assert err.value.details["required_clock"] > p.frequency_max[0]
+
+
+def test_deadline_schemes_against_the_joint_optimum() -> None:
+    # Sec. VII-C: proposed < communication-only and computation-only, at weights (1, 0, 0).
+    p = paper_like(8, 3, weights=(1.0, 0.0, 0.0), deadline=150.0)
+    best = edgealloc.solve(p, "optimal")
+    for scheme in ("paper", "comm-only", "comp-only", "yang2021"):
+        res = edgealloc.solve(p, scheme)
+        assert res.status is Status.FEASIBLE, scheme
+        assert res.time <= 150.0 * (1 + 1e-7)
+        assert best.objective <= res.objective * (1 + 1e-12), scheme
+    assert edgealloc.solve(p, "yang2021").resolution.tolist() == [160] * 8
+
+
+def test_yang_scheme_equals_the_paper_when_no_device_sits_at_p_min() -> None:
+    # FLMAR.md section 9: with one resolution and weights (1, 0, 0), Yang's Algorithm 3
+    # keeps the initial upload times and so matches Algorithm 2 while no device's power
+    # reaches p_min; the paper's reported advantage over Scheme 1 does not follow.
+    p = paper_like(20, 0, weights=(1.0, 0.0, 0.0), deadline=12.0 * 20 / 50 * 2.5, options=1)
+    paper = edgealloc.solve(p, "paper")
+    yang = edgealloc.solve(p, "yang2021")
+    assert not np.any(paper.power <= p.power_min * (1 + 1e-9))
+    assert yang.energy == pytest.approx(paper.energy, rel=1e-9)
+    assert edgealloc.solve(p, "optimal").energy < paper.energy * (1 - 1e-4)
+
+
+def test_comm_only_uses_randpixel_resolutions_and_the_deadline_clock() -> None:
+    p = paper_like(8, 2, weights=(1.0, 0.0, 0.0), deadline=400.0)
+    comm = edgealloc.solve(p, "comm-only")
+    rand = edgealloc.solve(
+        p.replace(deadline=None, weights={"energy": 1, "time": 1, "accuracy": 0}), "randpixel"
+    )
+    assert np.array_equal(comm.resolution, rand.resolution)
+    ev = p.evaluate(comm.bandwidth, comm.power, comm.frequency, comm.resolution)
+    # Every device either finishes exactly at the deadline or runs at f_min.
+    at_min = np.isclose(comm.frequency, p.frequency_min)
+    assert np.all(at_min | np.isclose(ev.device_time, 400.0 / p.rounds, rtol=1e-9))
