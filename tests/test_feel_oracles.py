@@ -325,3 +325,22 @@ def test_one_hundred_thousand_devices() -> None:
     b = best.allocation.batch
     assert ((b > 1) & (b < p.max_batch)).sum() > 10_000  # many interior batches
     check_results(p, results)
+
+
+@pytest.mark.parametrize("index", [2597, 8247, 1083])
+def test_relaxed_bound_at_the_all_full_corner(index: int) -> None:
+    """Fuzz instances (seed 0) whose continuous optimum is every batch at B^max: the root
+    search stopped a hair below t_full (global batch 174.9997 of 175) and the relaxed
+    'bound' fell up to 7.9e-7 below the integer optimum. The corner is now built exactly."""
+    import numpy as np
+
+    from edgealloc import registry
+
+    family = registry.get_family("feel")
+    problem = family.problem.from_dict(family.random_document(np.random.default_rng([0, index])))
+    relaxed = edgealloc.solve(problem, "relaxed")
+    best = edgealloc.solve(problem, "optimal")
+    assert best.status.value == "optimal"
+    assert relaxed.objective >= best.objective * (1 - 1e-12)
+    assert relaxed.global_batch == problem.n_devices * problem.max_batch
+    assert family.check(problem, relaxed, False) == []
