@@ -117,11 +117,23 @@ def _plot_preset(sub: Any, name: str, problem: Any, results: Sequence[Result]) -
     shown = [s for s in ("optimal", "paper") if s in by]
 
     # (2) resolution per device.
+    # The two schemes often choose the same resolution: drawn apart (optimal filled just
+    # below the option, paper hollow just above), inside limits that keep both visible.
+    span = float(problem.resolutions[-1] - problem.resolutions[0]) or 1.0
     for j, s in enumerate(shown):
         res = np.asarray(by[s].resolution, float)[idx]
+        offset = (j - 0.5) * 0.04 * span * (len(shown) > 1)
+        hollow = j > 0
         ax_res.scatter(
-            dev, res + (j - 0.5) * 8 * (len(shown) > 1), s=14, color=_color(s), label=s, zorder=3
+            dev,
+            res + offset,
+            s=16,
+            facecolors="none" if hollow else _color(s),
+            edgecolors=_color(s),
+            label=s,
+            zorder=3,
         )
+    ax_res.set_ylim(problem.resolutions[0] - 0.08 * span, problem.resolutions[-1] + 0.08 * span)
     ax_res.set_yticks(problem.resolutions)
     ax_res.set_ylabel("resolution (px)")
     ax_res.set_xlabel("device, strongest channel first")
