@@ -120,3 +120,20 @@ def test_comm_only_uses_randpixel_resolutions_and_the_deadline_clock() -> None:
     # Every device either finishes exactly at the deadline or runs at f_min.
     at_min = np.isclose(comm.frequency, p.frequency_min)
     assert np.all(at_min | np.isclose(ev.device_time, 400.0 / p.rounds, rtol=1e-9))
+
+
+@pytest.mark.parametrize("index", [142, 246, 705, 763])
+def test_fuzz_instances_with_a_bracket_below_rounding(index: int) -> None:
+    """Fuzz campaign (seed 0): SP1's round-time search took log(0) when its bracket was
+    narrower than the rounding of its lower end (ValueError: math domain error)."""
+    import numpy as np
+
+    import edgealloc
+    from edgealloc import registry
+
+    family = registry.get_family("flmar")
+    problem = family.problem.from_dict(family.random_document(np.random.default_rng([0, index])))
+    for scheme in ("optimal", "paper"):
+        res = edgealloc.solve(problem, scheme)
+        assert family.check(problem, res, scheme in family.integral) == []
+    assert edgealloc.solve(problem, "optimal").status.value == "optimal"

@@ -42,6 +42,8 @@ __all__ = ["FixedSolution", "solve_fixed"]
 RTOL = 1e-12
 #: Iterations of each Newton loop at most.
 MAX_ITER = 200
+#: The largest log-price of the bandwidth tried (exp(700) ~ 1e304; exp(710) overflows).
+_MAX_LOG_PRICE = 700.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,7 +210,7 @@ def solve_fixed(
     lo_u, hi_u = -math.inf, math.inf  # bracket on u = log(lam): sum b > B below lo_u
     u = math.log(lam)
     for _ in range(0 if best is not None else MAX_ITER):
-        lam = math.exp(u)
+        lam = math.exp(min(u, _MAX_LOG_PRICE))  # a price beyond e^700 prices nothing more
         tau, nu, plan, c = _tau_at(dev, lam, w2r, tau_cap, plan, tau)
         calls += c
         if not np.all(plan.feasible):

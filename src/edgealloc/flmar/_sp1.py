@@ -302,7 +302,9 @@ def _convex_min(g, lo: float, hi: float, start: float | None, rtol: float):
         if glo >= 0:
             return lo, plo, evals
         a, b = (lo, glo, flo, plo), (hi, ghi, fhi, phi_)
-    off = lo - 1e-9 * max(hi - lo, 1e-300)
+    # log(t - off) must be finite at t = lo: a bracket narrower than lo's rounding
+    # (fuzz: lo = 1e5, hi - lo = 1e-12) would put off at lo itself.
+    off = lo - max(1e-9 * (hi - lo), 4.0 * math.ulp(abs(lo)), 1e-300)
     (ta, ga, fa, pa), (tb, gb, fb, pb) = a, b
     ya, yb = math.log(ta - off), math.log(tb - off)
     side = 0
