@@ -24,7 +24,7 @@ import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 import numpy as np
 import pydantic
@@ -57,6 +57,10 @@ __all__ = [
     "number_problem",
     "validate_model",
 ]
+
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Self
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 FloatArray = np.ndarray
@@ -606,6 +610,26 @@ class FrozenModel(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(
         extra="forbid", frozen=True, arbitrary_types_allowed=True, strict=False
     )
+
+    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
+        """Serialise :meth:`to_dict` to JSON; also write it to ``path`` when given.
+
+        The file is written under a temporary name and renamed into place
+        (:func:`edgealloc._io.atomic_write_text`): never half-written.
+        """
+        from ._io import atomic_write_text
+        from .result import to_jsonable
+
+        text = json.dumps(to_jsonable(self.to_dict()), indent=indent)
+        if path is not None:
+            atomic_write_text(path, text + "\n")
+        return text
+
+    def replace(self, **changes: Any) -> Self:
+        """A validated copy with some fields changed (``p.replace(deadline=60)``)."""
+        data = self.to_dict()
+        data.update(changes)
+        return validate_model(type(self), data)
 
     #: Strict numbers in ``int`` and ``float`` fields (and their optional forms):
     #: no strings, booleans or ``None`` where a number belongs, finite, within

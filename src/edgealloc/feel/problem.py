@@ -35,10 +35,8 @@ rejected as malformed.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -47,7 +45,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._validation import FrozenModel, array_field, check_length, validate_model
 from ..errors import ValidationError
-from ..result import to_jsonable
 
 __all__ = [
     "MAX_BATCH",
@@ -238,19 +235,6 @@ class FeelProblem(FrozenModel):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
-
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
-        """Serialise to JSON; also write it to ``path`` when given.r"""
-        text = json.dumps(to_jsonable(self.to_dict()), indent=indent)
-        if path is not None:
-            Path(path).write_text(text + "\n")
-        return text
-
-    def replace(self, **changes: Any) -> FeelProblem:
-        """A validated copy with some fields changed (``p.replace(max_batch=64)``)."""
-        data = self.to_dict()
-        data.update(changes)
-        return validate_model(type(self), data)
 
     # ------------------------------------------------------------ properties
     @property

@@ -24,10 +24,8 @@ subject to :math:`\sum_n b_n \le B` (12a), :math:`p_n \in [p_{min}, p_{max}]`
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -36,7 +34,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._validation import FrozenModel, array_field, check_json_data, number_problem, validate_model
 from ..errors import ValidationError
-from ..result import to_jsonable
 from ._math import rate
 
 __all__ = [
@@ -305,19 +302,6 @@ class FlmarProblem(FrozenModel):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
-
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
-        """Serialise to JSON; also write it to ``path`` when given."""
-        text = json.dumps(to_jsonable(self.to_dict()), indent=indent)
-        if path is not None:
-            Path(path).write_text(text + "\n")
-        return text
-
-    def replace(self, **changes: Any) -> FlmarProblem:
-        """A validated copy with some fields changed (``p.replace(deadline=60)``)."""
-        data = self.to_dict()
-        data.update(changes)
-        return validate_model(type(self), data)
 
     # ------------------------------------------------------------ properties
     @property

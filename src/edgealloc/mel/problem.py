@@ -27,9 +27,7 @@ asynchronous ones maximise :math:`\frac1K\sum_k\tau_k` subject to
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -44,7 +42,6 @@ from .._validation import (
     validate_model,
 )
 from ..errors import ValidationError
-from ..result import to_jsonable
 
 __all__ = ["RTOL", "MelAllocation", "MelEnergy", "MelEvaluation", "MelProblem"]
 
@@ -172,19 +169,6 @@ class MelProblem(FrozenModel):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
-
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
-        """Serialise to JSON; also write it to ``path`` when given."""
-        text = json.dumps(to_jsonable(self.to_dict()), indent=indent)
-        if path is not None:
-            Path(path).write_text(text + "\n")
-        return text
-
-    def replace(self, **changes: Any) -> MelProblem:
-        """A validated copy with some fields changed (``p.replace(deadline=60)``)."""
-        data = self.to_dict()
-        data.update(changes)
-        return validate_model(type(self), data)
 
     # ------------------------------------------------------------ properties
     @property

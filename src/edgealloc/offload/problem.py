@@ -40,9 +40,7 @@ The integer versions offload whole points, ``o_i = w_i l_i`` (``o_ij``).
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -58,7 +56,6 @@ from .._validation import (
     validate_model,
 )
 from ..errors import ValidationError
-from ..result import to_jsonable
 
 __all__ = [
     "RTOL",
@@ -118,19 +115,6 @@ class _OffloadBase(FrozenModel):
     def from_dict(cls, data: Mapping[str, Any]) -> Any:
         """Validate a canonical document (a mapping) into a problem."""
         return validate_model(cls, data)
-
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
-        """Serialise to JSON; also write it to ``path`` when given."""
-        text = json.dumps(to_jsonable(self.to_dict()), indent=indent)
-        if path is not None:
-            Path(path).write_text(text + "\n")
-        return text
-
-    def replace(self, **changes: Any) -> Any:
-        """A validated copy with some fields changed."""
-        data = self.to_dict()
-        data.update(changes)
-        return validate_model(type(self), data)
 
     def _common_dict(self) -> dict[str, Any]:
         return {
