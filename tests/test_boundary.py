@@ -531,3 +531,14 @@ def test_a_fleet_beyond_memory_is_refused_before_allocating(preset: str, key: st
     with pytest.raises(ValidationError) as info:
         edgealloc.load_problem(preset, overrides={key: 10**8})
     assert info.value.field.startswith(key), str(info.value)
+
+
+@pytest.mark.parametrize("name", [n for n, f in FAMILIES.items() if f.random_document])
+def test_every_family_refuses_meta_that_is_not_json_data(name: str) -> None:
+    """``meta`` is checked by the one canonical base (feel once took a set, then to_json failed)."""
+    family = FAMILIES[name]
+    doc = family.random_document(np.random.default_rng(0))
+    family.problem.from_dict({**doc, "meta": {"a": [1, "x"]}})  # JSON data: accepted
+    with pytest.raises(ValidationError) as info:
+        family.problem.from_dict({**doc, "meta": {"a": {1, 2}}})
+    assert info.value.field == "meta.a" and "must be JSON data" in info.value.problem

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ._version import __version__
 from .result import Status
 
 __all__ = [
@@ -33,12 +34,19 @@ __all__ = [
     "SCHEME_STYLE",
     "STATUS_STYLE",
     "class_blocks",
+    "demo_titles",
+    "device_axis",
+    "device_rows",
     "edge_indices",
     "fmt",
     "gap_text",
+    "per_device",
+    "row_title",
     "rows_figure",
+    "scheme_bars",
     "scheme_color",
     "scheme_style",
+    "shade_classes",
 ]
 
 #: Colour, marker, line style and generic label of each scheme, in tables and figures.
@@ -163,3 +171,115 @@ def rows_figure(
         yield fig, np.atleast_1d(fig.subfigures(rows, 1))
         fig.savefig(path, dpi=130, facecolor="white")
         plt.close(fig)
+
+
+def row_title(sub: Any, text: str) -> None:
+    """The bold title of one row (one preset) of a demo figure, at its left."""
+    sub.suptitle(text, x=0.005, ha="left", fontsize=11.5, fontweight="bold")
+
+
+def demo_titles(fig: Any, title: str, handles: list[Any] | None = None, *, ncol: int = 0) -> None:
+    """A demo figure's legend of ``handles`` below its rows (unless None) and its title.
+
+    ``ncol``: the legend's columns, 0 for one row (``len(handles)``). The title
+    reads ``edgealloc <version> demo: <title>``.
+    """
+    if handles is not None:
+        fig.legend(
+            handles=handles,
+            loc="outside lower center",
+            ncol=ncol or len(handles),
+            frameon=False,
+            fontsize=10,
+        )
+    fig.suptitle(f"edgealloc {__version__} demo: {title}", fontsize=14, fontweight="bold")
+
+
+def scheme_bars(
+    ax: Any,
+    order: Sequence[str],
+    heights: Sequence[float],
+    colors: Sequence[str],
+    labels: Sequence[str],
+    *,
+    fontsize: float,
+    rotation: float = 30,
+    edgecolor: str | None = None,
+) -> Any:
+    """One bar per scheme of ``order``, labelled on top; the ``relaxed`` bound hatched.
+
+    The schemes name the x ticks; the y grid is drawn below the bars. Returns
+    matplotlib's bars.
+    """
+    bars = ax.bar(range(len(order)), heights, color=colors, width=0.72, edgecolor=edgecolor)
+    if "relaxed" in order:
+        bars[order.index("relaxed")].set_hatch("///")
+        bars[order.index("relaxed")].set_alpha(0.55)
+    for bar, text in zip(bars, labels, strict=True):
+        ax.annotate(
+            text,
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=fontsize,
+        )
+    ax.set_xticks(range(len(order)), order, rotation=rotation, ha="right")
+    ax.grid(axis="y", **GRID)
+    ax.set_axisbelow(True)
+    return bars
+
+
+def shade_classes(ax: Any, blocks: Sequence[tuple[int, int, str]], *, label: bool = True) -> None:
+    """Grey bands behind every other device class (:func:`class_blocks`), named on top."""
+    for j, (lo, hi, name) in enumerate(blocks):
+        if j % 2:
+            ax.axvspan(lo - 0.5, hi - 0.5, color="#f1f1f1", zorder=0, lw=0)
+        if label:
+            ax.text(
+                (lo + hi - 1) / 2,
+                1.0,
+                name,
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                color="#555555",
+            )
+
+
+def device_axis(ax: Any, k: int, *, max_ticks: int = 10) -> None:
+    """Devices ``0..k-1`` on the x axis (about ``max_ticks`` ticks) and a y grid below."""
+    step = max(1, math.ceil(k / max_ticks))
+    ax.set_xticks(np.arange(0, k, step))
+    ax.set_xlim(-0.6, k - 0.4)
+    ax.set_xlabel("device")
+    ax.grid(axis="y", **GRID)
+    ax.set_axisbelow(True)
+
+
+def per_device(problem: Any, key: str) -> list[Any] | None:
+    """``problem.meta[key]`` when it is a list with one entry per device."""
+    value = (problem.meta or {}).get(key)
+    return value if isinstance(value, list) and len(value) == problem.n_devices else None
+
+
+def device_rows(
+    table: Any, n: int, shown: Sequence[int], *, what: str = "devices", span: bool = False
+) -> Iterator[int]:
+    """The rows ``shown`` (:func:`edge_indices`) of a per-device rich table of ``n``.
+
+    Yields each index for the caller to add its row, and adds a row of ``⋮``
+    for the ``-1`` between the two ends itself; when rows are hidden, the
+    table's caption says how many (``span``: and which).
+    """
+    if len(shown) < n:
+        edge = shown.index(-1)
+        which = f" ({edge}..{n - edge - 1})" if span else ""
+        table.caption = f"{n - 2 * edge} {what} hidden{which}; --json lists all"
+    for i in shown:
+        if i < 0:
+            table.add_row(*["⋮"] * len(table.columns))
+            continue
+        yield i

@@ -38,6 +38,7 @@ __all__ = [
     "MAX_COUNT",
     "MAX_MAGNITUDE",
     "MIN_MAGNITUDE",
+    "CanonicalProblem",
     "FloatArray",
     "FrozenModel",
     "LaxInt",
@@ -677,6 +678,35 @@ class FrozenModel(pydantic.BaseModel):
         return mine == theirs
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class CanonicalProblem(FrozenModel):
+    """Base of each family's canonical problem: ``from_dict``, the ``meta`` check, the tail.
+
+    A subclass declares its own fields, ending with the free-form ``name``,
+    ``description`` and ``meta`` (``str | None``, ``str | None``,
+    ``dict[str, Any] | None``, default ``None``): declared here they would come
+    first, and the field order is that of the canonical documents and of the
+    validation errors. ``meta`` must be JSON data (:func:`check_json_data`),
+    which ``to_json`` writes and equality compares.
+    """
+
+    @pydantic.field_validator("meta", mode="before", check_fields=False)
+    @classmethod
+    def _meta(cls, value: Any) -> Any:
+        return None if value is None else check_json_data("", value)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Validate a canonical document (a mapping) into a problem."""
+        return validate_model(cls, data)
+
+    def _named(self, out: dict[str, Any]) -> dict[str, Any]:
+        """``out`` with ``name``, ``description`` and ``meta`` added, those that are set."""
+        for key in ("name", "description", "meta"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
 
 
 def available_memory() -> int:

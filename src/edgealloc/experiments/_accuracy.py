@@ -5,11 +5,12 @@ Shared by :mod:`.mel_accuracy` (sync MEL, Fig. 2) and
 solves one instance with one scheme and trains its allocation for real with
 :func:`edgealloc.learn.run.train` (:func:`train_run`: the instance compiled
 for the model that trains, :func:`compile_problem`, with the workload scale
-:func:`workload_scale`); a sweep task is :func:`training_task` and its worker
-:func:`run_training_task`. From the runs of a group of seeds come the curve
-rows (:func:`curve_rows`, columns :data:`CURVE_STATS`), the cycles to reach an
-accuracy threshold (:func:`reach_stats`, columns :data:`REACH_STATS`) and the
-per-cycle rows of each run (:func:`group_runs`, columns :data:`CYCLE_VALUES`).
+:func:`workload_scale`); a sweep task is :func:`training_task` (a main run's:
+:func:`main_task`) and its worker :func:`run_training_task`. From the runs of
+a group of seeds come the curve rows (:func:`curve_rows`, columns
+:data:`CURVE_STATS`), the cycles to reach an accuracy threshold
+(:func:`reach_stats`, columns :data:`REACH_STATS`) and the per-cycle rows of
+each run (:func:`group_runs`, columns :data:`CYCLE_VALUES`).
 
 A run's ``status`` is a :class:`~edgealloc.result.Status` value: the
 solver's, or ``diverged`` (training turned non-finite at this learning rate)
@@ -50,6 +51,7 @@ __all__ = [
     "cycles_to_reach",
     "fmt_reach",
     "group_runs",
+    "main_task",
     "mean_tau",
     "ok_runs",
     "per_cycle_rows",
@@ -402,6 +404,19 @@ def training_task(
     if split != "full":
         task["split"] = split
     return task
+
+
+def main_task(
+    cfg: Config, name: str, point: Mapping[str, Any], *, seed: int, lr: float
+) -> dict[str, Any]:
+    """The :func:`training_task` of a main run of ``point`` on ``seed`` at rate ``lr``.
+
+    The ``cycles``, ``dataset`` and ``scale`` are the options of ``cfg``.
+    """
+    o = cfg.options
+    return training_task(
+        name, point, seed=seed, cycles=o["cycles"], lr=lr, dataset=o["dataset"], scale=o["scale"]
+    )
 
 
 def run_training_task(

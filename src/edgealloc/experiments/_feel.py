@@ -38,7 +38,8 @@ The options both reproductions share (``horizon``, ``lr``, ``grid``,
 ``tune_seeds``, ``partitions``, ``dataset``, ``model``) are checked by
 :func:`prepare_training` and :func:`check_data`; their tasks and tuning
 sweep come from :func:`variant_tasks` and :func:`tune_variants`, their
-tables from :func:`training_tables`.
+tables from :func:`training_tables`; :func:`training_experiment` declares
+a whole reproduction with them, :func:`training_notes` opens its notes.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ import functools
 import math
 import warnings
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,7 +57,7 @@ import numpy as np
 from ..errors import EdgeallocError, ValidationError
 from ..result import Status
 from ._accuracy import _stratified_holdout
-from ._template import Config, Table
+from ._template import Config, Experiment, Figure, Sweep, Table
 
 __all__ = [
     "HOLDOUT",
@@ -81,6 +83,8 @@ __all__ = [
     "target_accuracy",
     "train_task",
     "trained",
+    "training_experiment",
+    "training_notes",
     "training_tables",
     "tune",
     "tune_rows",
@@ -567,4 +571,52 @@ def training_tables(
         Table("-curves", curves, "curves"),
         Table("-seeds", seed_columns, "seed_rows"),
         Table("-lr", lr, "lr_rows"),
+    )
+
+
+def training_notes(cfg: Config, sweep: Sweep, target: str) -> list[str]:
+    """The first notes of a training reproduction: the rate rule, the runs, ``target`` in words."""
+    return [
+        tuning_note(cfg.tuned, cfg.options["lr"]),
+        f"{sweep.instances} training runs ({sweep.reused} from the store); horizon "
+        f"{cfg.options['horizon']} rounds of the exact plan; {target}.",
+    ]
+
+
+def training_experiment(
+    *,
+    keys: Sequence[str],
+    points: Callable[[Config], list[dict[str, Any]]],
+    draw: Callable[[Config, Mapping[str, Any], Path], None],
+    summary_columns: tuple[str, ...],
+    seed_columns: tuple[str, ...],
+    options: Mapping[str, Any],
+    **parts: Any,
+) -> Experiment:
+    """An :class:`Experiment` training every variant of ``points`` (3 seeds, 1 with ``--quick``).
+
+    The rates are tuned per variant (:func:`tune_variants`), the main runs
+    are :func:`variant_tasks` run by :func:`train_task`; the tables are
+    :func:`training_tables`, the figure ``NAME.png`` is ``draw``'s, and the
+    options are :data:`TRAINING_OPTIONS` followed by ``options``. ``parts``:
+    the experiment's own fields (``name``, ``title``, ``description``, the
+    durations, ``analyse``, ``summary``, ``notes``, ``prepare``).
+    """
+
+    def _tune(cfg: Config, sweep: Any) -> dict[str, Any]:
+        return tune_variants(cfg, sweep, points(cfg), keys)
+
+    def _tasks(cfg: Config) -> list[dict[str, Any]]:
+        return variant_tasks(cfg, points(cfg), keys)
+
+    return Experiment(
+        **parts,
+        default_seeds=3,
+        quick_seeds=1,
+        tasks=_tasks,
+        worker=train_task,
+        tables=training_tables(keys, summary_columns, seed_columns),
+        figures=(Figure("", draw),),
+        options={**TRAINING_OPTIONS, **options},
+        tune=_tune,
     )

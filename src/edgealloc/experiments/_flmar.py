@@ -18,7 +18,10 @@ of a point over its drops *paired* with ``optimal`` (those on which both have
 a plan: where every scheme always has one, all curves of a point average the
 same instances) and adds the median relative excess of the scheme's objective
 over ``optimal``'s on them.
-:func:`sweep_experiment` declares a whole reproduction on the template.
+:func:`sweep_experiment` declares a whole reproduction on the template;
+:func:`pair_points`, :func:`pair_summary` and :func:`plot_energy_time` are
+the sweep, table and figure of Figs. 4-5 (one parameter against the
+:data:`PAIRS` of weights, ours against MinPixel).
 """
 
 from __future__ import annotations
@@ -40,11 +43,16 @@ from ._template import Config, Experiment, Figure, Sweep, Table
 
 __all__ = [
     "METRICS",
+    "PAIRS",
+    "PAIR_SCHEMES",
     "PRESET",
     "ROW_COLUMNS",
     "SEED_COLUMNS",
     "aggregate",
     "by_point",
+    "pair_points",
+    "pair_summary",
+    "plot_energy_time",
     "reduction",
     "solve_task",
     "sweep_experiment",
@@ -71,6 +79,10 @@ ROW_COLUMNS: tuple[str, ...] = (
     "max_gap",
 )
 _OK = frozenset({Status.OPTIMAL.value, Status.FEASIBLE.value})
+#: The weight pairs (w1, w2) of Figs. 4-5: "low battery", "normal", "time sensitive".
+PAIRS: tuple[tuple[float, float], ...] = ((0.9, 0.1), (0.5, 0.5), (0.1, 0.9))
+#: The schemes of Figs. 4-5: ours beside MinPixel.
+PAIR_SCHEMES = ["optimal", "paper", "minpixel"]
 
 
 def solve_task(task: dict[str, Any]) -> dict[str, Any]:
@@ -274,6 +286,68 @@ def plot_lines(
     axes[0].legend(fontsize=7)
     fig.suptitle(f"{title} (mean over {cfg.seeds} drop(s) per point)", fontsize=11)
     fig.savefig(path, dpi=110)
+
+
+def pair_points(
+    cfg: Config, column: str, grid: Sequence[float], overrides: Callable[[float], dict[str, Any]]
+) -> list[tuple[dict[str, Any], dict[str, Any], list[str]]]:
+    """The points of Figs. 4-5: each of :data:`PAIRS` (two with ``--quick``) at each of ``grid``.
+
+    ``column``: the swept value's column; ``overrides(value)``: the preset's
+    overrides for it, after the weights.
+    """
+    pairs = PAIRS[:2] if cfg.quick else PAIRS
+    return [
+        ({"w1": w1, "w2": w2, column: v}, {"w1": w1, "w2": w2, **overrides(v)}, PAIR_SCHEMES)
+        for w1, w2 in pairs
+        for v in grid
+    ]
+
+
+def pair_summary(
+    rows: Sequence[Mapping[str, Any]], column: str, label: str, *, ends: bool, versus: bool
+) -> list[dict[str, Any]]:
+    """The table of Figs. 4-5: energy and time of each scheme per weight pair and ``column``.
+
+    ``ends``: only the first and last value of ``column``; ``versus``: also
+    how much above MinPixel ``paper``'s energy and time are, in percent.
+    """
+    idx = by_point(rows, ("w1", "w2", column))
+    grid = sorted({r[column] for r in rows})
+    pairs = sorted({(r["w1"], r["w2"]) for r in rows}, reverse=True)
+    out = []
+    for w1, w2 in pairs:
+        for v in (grid[0], grid[-1]) if ends else grid:
+            opt, pap, mp = (idx.get((w1, w2, v, s)) for s in PAIR_SCHEMES)
+            if not (opt and pap and mp):
+                continue
+            row: dict[str, Any] = {"(w1, w2)": f"({w1:g}, {w2:g})", label: v}
+            for short, metric, unit in (("E", "energy", "J"), ("T", "time", "s")):
+                row[f"{short} paper ({unit})"] = f"{pap[metric]:.3g}"
+                row[f"{short} optimal ({unit})"] = f"{opt[metric]:.3g}"
+                row[f"{short} MinPixel ({unit})"] = f"{mp[metric]:.3g}"
+                if versus:
+                    row[f"{short} vs MinPixel"] = pct(-reduction(pap[metric], mp[metric]))
+            row["paper above optimal (median)"] = pct(pap["excess_median_pct"])
+            out.append(row)
+    return out
+
+
+def plot_energy_time(
+    cfg: Config, data: Mapping[str, Any], path: Path, *, x: str, xlabel: str, title: str
+) -> None:
+    """The figure of Figs. 4-5: energy and completion time (log) against ``x``, per ``w1``."""
+    plot_lines(
+        cfg,
+        data,
+        path,
+        x=x,
+        xlabel=xlabel,
+        series="w1",
+        metrics=(("energy", "energy $E$ (J)"), ("time", "completion time $T$ (s)")),
+        title=title,
+        logy=True,
+    )
 
 
 def sweep_experiment(

@@ -69,7 +69,6 @@ from .._version import __version__
 from ..errors import ValidationError
 from ._feel import (
     SEED_ROW_COLUMNS,
-    TRAINING_OPTIONS,
     band_rows,
     by_variant,
     check_data,
@@ -80,16 +79,13 @@ from ._feel import (
     reach_time,
     seed_row,
     target_accuracy,
-    train_task,
     trained,
-    training_tables,
+    training_experiment,
+    training_notes,
     tune_rows,
-    tune_variants,
-    tuning_note,
     variant_curve,
-    variant_tasks,
 )
-from ._template import Config, Experiment, Figure, Sweep
+from ._template import Config, Sweep
 
 __all__ = ["EXPERIMENT", "SETTINGS", "run"]
 
@@ -169,14 +165,6 @@ def _points(cfg: Config) -> list[dict[str, Any]]:
         for part in o["partitions"]
         for scheme in SCHEMES
     ]
-
-
-def _tune(cfg: Config, sweep: Any) -> dict[str, Any]:
-    return tune_variants(cfg, sweep, _points(cfg), KEYS)
-
-
-def _tasks(cfg: Config) -> list[dict[str, Any]]:
-    return variant_tasks(cfg, _points(cfg), KEYS)
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -303,12 +291,12 @@ def _summary(cfg: Config, data: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _notes(cfg: Config, data: Mapping[str, Any], sweep: Sweep) -> list[str]:
-    notes = [
-        tuning_note(cfg.tuned, cfg.options["lr"]),
-        f"{sweep.instances} training runs ({sweep.reused} from the store); horizon "
-        f"{cfg.options['horizon']} rounds of the exact plan; target = {TARGET_SHARE:g} x the "
-        "lowest mean final accuracy of each panel (online learning left out).",
-    ]
+    notes = training_notes(
+        cfg,
+        sweep,
+        f"target = {TARGET_SHARE:g} x the lowest mean final accuracy of each panel "
+        "(online learning left out)",
+    )
     by = {(r["setting"], r["partition"], r["scheme"]): r for r in data["summary"]}
     for setting, part in data["panels"]:
         a, b = by.get((setting, part, "optimal")), by.get((setting, part, "full"))
@@ -320,7 +308,7 @@ def _notes(cfg: Config, data: Mapping[str, Any], sweep: Sweep) -> list[str]:
     return notes
 
 
-EXPERIMENT = Experiment(
+EXPERIMENT = training_experiment(
     name=NAME,
     title="FEEL, Figs. 4-5: loss and accuracy vs training time on GPUs, proposed vs online / "
     "full / random batches",
@@ -333,24 +321,21 @@ EXPERIMENT = Experiment(
     ),
     duration="about 25 min at load 5 on 1 worker (estimated from single runs of 5-15 s)",
     quick_duration="25 s",
-    default_seeds=3,
-    quick_seeds=1,
-    tasks=_tasks,
-    worker=train_task,
+    keys=KEYS,
+    points=_points,
     analyse=_analyse,
-    tables=training_tables(KEYS, SUMMARY_COLUMNS, SEED_COLUMNS),
-    figures=(Figure("", _plot),),
+    draw=_plot,
+    summary_columns=SUMMARY_COLUMNS,
+    seed_columns=SEED_COLUMNS,
     summary=_summary,
     notes=_notes,
     options={
-        **TRAINING_OPTIONS,
         "settings": tuple(SETTINGS),
         "partitions": ("iid", "shards"),
         "dataset": "digits",
         "model": "mlp",
     },
     prepare=_prepare,
-    tune=_tune,
 )
 #: Run the reproduction into ``out_dir`` (:meth:`.Experiment.run`; the options and files:
 #: the module docstring).

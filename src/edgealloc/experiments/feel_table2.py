@@ -76,7 +76,6 @@ from .._version import __version__
 from ..errors import ValidationError
 from ._feel import (
     SEED_ROW_COLUMNS,
-    TRAINING_OPTIONS,
     band_rows,
     by_variant,
     check_data,
@@ -87,16 +86,13 @@ from ._feel import (
     reach_time,
     seed_row,
     target_accuracy,
-    train_task,
     trained,
-    training_tables,
+    training_experiment,
+    training_notes,
     tune_rows,
-    tune_variants,
-    tuning_note,
     variant_curve,
-    variant_tasks,
 )
-from ._template import Config, Experiment, Figure, Sweep
+from ._template import Config, Sweep
 
 __all__ = ["EXPERIMENT", "PAPER", "run"]
 
@@ -194,14 +190,6 @@ def _points(cfg: Config) -> list[dict[str, Any]]:
         for part in o["partitions"]
         for scheme in SCHEMES
     ]
-
-
-def _tune(cfg: Config, sweep: Any) -> dict[str, Any]:
-    return tune_variants(cfg, sweep, _points(cfg), KEYS)
-
-
-def _tasks(cfg: Config) -> list[dict[str, Any]]:
-    return variant_tasks(cfg, _points(cfg), KEYS)
 
 
 def _analyse(
@@ -338,12 +326,11 @@ def _summary(cfg: Config, data: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _notes(cfg: Config, data: Mapping[str, Any], sweep: Sweep) -> list[str]:
-    notes = [
-        tuning_note(cfg.tuned, cfg.options["lr"]),
-        f"{sweep.instances} training runs ({sweep.reused} from the store); horizon "
-        f"{cfg.options['horizon']} rounds of the exact plan; target A* = {TARGET_SHARE:g} x the "
-        "lowest mean final accuracy of each setting.",
-    ]
+    notes = training_notes(
+        cfg,
+        sweep,
+        f"target A* = {TARGET_SHARE:g} x the lowest mean final accuracy of each setting",
+    )
     for r in data["summary"]:
         if r["reached"] < r["trained"]:
             notes.append(
@@ -358,7 +345,7 @@ def _notes(cfg: Config, data: Mapping[str, Any], sweep: Sweep) -> list[str]:
     return notes
 
 
-EXPERIMENT = Experiment(
+EXPERIMENT = training_experiment(
     name=NAME,
     title="FEEL, Table II: accuracy and training speed-up, individual / model / gradient FEEL "
     "vs the proposed scheme",
@@ -372,17 +359,15 @@ EXPERIMENT = Experiment(
     ),
     duration="about 80 min at load 5 on 1 worker (estimated from single runs of 10-60 s)",
     quick_duration="35 s",
-    default_seeds=3,
-    quick_seeds=1,
-    tasks=_tasks,
-    worker=train_task,
+    keys=KEYS,
+    points=_points,
     analyse=_analyse,
-    tables=training_tables(KEYS, SUMMARY_COLUMNS, SEED_COLUMNS),
-    figures=(Figure("", _plot),),
+    draw=_plot,
+    summary_columns=SUMMARY_COLUMNS,
+    seed_columns=SEED_COLUMNS,
     summary=_summary,
     notes=_notes,
     options={
-        **TRAINING_OPTIONS,
         "devices": (6, 12),
         "partitions": ("iid", "shards"),
         "dataset": "digits",
@@ -390,7 +375,6 @@ EXPERIMENT = Experiment(
         "workload": "paper",
     },
     prepare=_prepare,
-    tune=_tune,
 )
 #: Run the reproduction into ``out_dir`` (:meth:`.Experiment.run`; the options and files:
 #: the module docstring).

@@ -25,58 +25,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._flmar import by_point, pct, plot_lines, sweep_experiment
+from ._flmar import (
+    pair_points,
+    pair_summary,
+    plot_energy_time,
+    sweep_experiment,
+)
 from ._template import Config
 
 __all__ = ["EXPERIMENT", "run"]
 
 NAME = "flmar-clock"
 GROUP = ("w1", "w2", "f_max_ghz")
-PAIRS: tuple[tuple[float, float], ...] = ((0.9, 0.1), (0.5, 0.5), (0.1, 0.9))
 F_GRID: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
 F_GRID_QUICK: tuple[float, ...] = (0.5, 2.0)
-SCHEMES = ["optimal", "paper", "minpixel"]
 
 
 def _points(cfg: Config) -> list[tuple[dict[str, Any], dict[str, Any], list[str]]]:
     grid = F_GRID_QUICK if cfg.quick else F_GRID
-    pairs = PAIRS[:2] if cfg.quick else PAIRS
-    return [
-        (
-            {"w1": w1, "w2": w2, "f_max_ghz": f},
-            {"w1": w1, "w2": w2, "f_max": f * 1e9, "baseline": "power"},
-            SCHEMES,
-        )
-        for w1, w2 in pairs
-        for f in grid
-    ]
+    return pair_points(cfg, "f_max_ghz", grid, lambda f: {"f_max": f * 1e9, "baseline": "power"})
 
 
 def _summary(cfg: Config, data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    rows = data["rows"]
-    idx = by_point(rows, GROUP)
-    grid = sorted({r["f_max_ghz"] for r in rows})
-    pairs = sorted({(r["w1"], r["w2"]) for r in rows}, reverse=True)
-    out = []
-    for w1, w2 in pairs:
-        for f in grid:
-            opt, pap, mp = (idx.get((w1, w2, f, s)) for s in ("optimal", "paper", "minpixel"))
-            if not (opt and pap and mp):
-                continue
-            out.append(
-                {
-                    "(w1, w2)": f"({w1:g}, {w2:g})",
-                    "f_max (GHz)": f,
-                    "E paper (J)": f"{pap['energy']:.3g}",
-                    "E optimal (J)": f"{opt['energy']:.3g}",
-                    "E MinPixel (J)": f"{mp['energy']:.3g}",
-                    "T paper (s)": f"{pap['time']:.3g}",
-                    "T optimal (s)": f"{opt['time']:.3g}",
-                    "T MinPixel (s)": f"{mp['time']:.3g}",
-                    "paper above optimal (median)": pct(pap["excess_median_pct"]),
-                }
-            )
-    return out
+    return pair_summary(data["rows"], "f_max_ghz", "f_max (GHz)", ends=False, versus=False)
 
 
 def _flat_from(rows: list[Mapping[str, Any]], metric: str, rtol: float = 0.01) -> float | None:
@@ -127,16 +98,13 @@ def _notes(cfg: Config, data: Mapping[str, Any]) -> list[str]:
 
 
 def _plot(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
-    plot_lines(
+    plot_energy_time(
         cfg,
         data,
         path,
         x="f_max_ghz",
         xlabel="$f_{max}$ (GHz)",
-        series="w1",
-        metrics=(("energy", "energy $E$ (J)"), ("time", "completion time $T$ (s)")),
         title="FL-MAR Fig. 5: energy and time vs $f_{max}$ ($\\rho$ = 1)",
-        logy=True,
     )
 
 

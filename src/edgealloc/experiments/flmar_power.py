@@ -28,60 +28,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._flmar import by_point, pct, plot_lines, reduction, sweep_experiment
+from ._flmar import (
+    pair_points,
+    pair_summary,
+    plot_energy_time,
+    sweep_experiment,
+)
 from ._template import Config
 
 __all__ = ["EXPERIMENT", "run"]
 
 NAME = "flmar-power"
 GROUP = ("w1", "w2", "p_max")
-PAIRS: tuple[tuple[float, float], ...] = ((0.9, 0.1), (0.5, 0.5), (0.1, 0.9))
 P_GRID: tuple[float, ...] = (2.0, 4.0, 6.0, 8.0, 10.0, 12.0)
 P_GRID_QUICK: tuple[float, ...] = (6.0, 12.0)
-SCHEMES = ["optimal", "paper", "minpixel"]
 
 
 def _points(cfg: Config) -> list[tuple[dict[str, Any], dict[str, Any], list[str]]]:
     grid = P_GRID_QUICK if cfg.quick else P_GRID
-    pairs = PAIRS[:2] if cfg.quick else PAIRS
-    return [
-        (
-            {"w1": w1, "w2": w2, "p_max": pm},
-            {"w1": w1, "w2": w2, "p_max": pm, "baseline": "frequency"},
-            SCHEMES,
-        )
-        for w1, w2 in pairs
-        for pm in grid
-    ]
+    return pair_points(cfg, "p_max", grid, lambda pm: {"p_max": pm, "baseline": "frequency"})
 
 
 def _summary(cfg: Config, data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    rows = data["rows"]
-    idx = by_point(rows, GROUP)
-    grid = sorted({r["p_max"] for r in rows})
-    pairs = sorted({(r["w1"], r["w2"]) for r in rows}, reverse=True)
-    out = []
-    for w1, w2 in pairs:
-        for pm in (grid[0], grid[-1]):
-            opt, pap, mp = (idx.get((w1, w2, pm, s)) for s in ("optimal", "paper", "minpixel"))
-            if not (opt and pap and mp):
-                continue
-            out.append(
-                {
-                    "(w1, w2)": f"({w1:g}, {w2:g})",
-                    "p_max (dBm)": pm,
-                    "E paper (J)": f"{pap['energy']:.3g}",
-                    "E optimal (J)": f"{opt['energy']:.3g}",
-                    "E MinPixel (J)": f"{mp['energy']:.3g}",
-                    "E vs MinPixel": pct(-reduction(pap["energy"], mp["energy"])),
-                    "T paper (s)": f"{pap['time']:.3g}",
-                    "T optimal (s)": f"{opt['time']:.3g}",
-                    "T MinPixel (s)": f"{mp['time']:.3g}",
-                    "T vs MinPixel": pct(-reduction(pap["time"], mp["time"])),
-                    "paper above optimal (median)": pct(pap["excess_median_pct"]),
-                }
-            )
-    return out
+    return pair_summary(data["rows"], "p_max", "p_max (dBm)", ends=True, versus=True)
 
 
 def _notes(cfg: Config, data: Mapping[str, Any]) -> list[str]:
@@ -107,16 +76,13 @@ def _notes(cfg: Config, data: Mapping[str, Any]) -> list[str]:
 
 
 def _plot(cfg: Config, data: Mapping[str, Any], path: Path) -> None:
-    plot_lines(
+    plot_energy_time(
         cfg,
         data,
         path,
         x="p_max",
         xlabel="$p_{max}$ (dBm)",
-        series="w1",
-        metrics=(("energy", "energy $E$ (J)"), ("time", "completion time $T$ (s)")),
         title="FL-MAR Fig. 4: energy and time vs $p_{max}$ ($\\rho$ = 1)",
-        logy=True,
     )
 
 

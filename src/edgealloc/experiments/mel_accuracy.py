@@ -137,6 +137,7 @@ from ._accuracy import (
     cycles_to_reach,
     fmt_reach,
     group_runs,
+    main_task,
     mean_tau,
     ok_runs,
     reach_stats,
@@ -144,7 +145,6 @@ from ._accuracy import (
     stats,
     training_note,
     training_options,
-    training_task,
     workload_scale,
 )
 from ._lr import (
@@ -305,17 +305,8 @@ def _tune(cfg: Config, sweep: Any) -> dict[str, Any]:
 
 
 def _tasks(cfg: Config) -> list[dict[str, Any]]:
-    o = cfg.options
     return [
-        training_task(
-            NAME,
-            point,
-            seed=seed,
-            cycles=o["cycles"],
-            lr=rate_of(cfg, tuple(point[k] for k in _KEYS)),
-            dataset=o["dataset"],
-            scale=o["scale"],
-        )
+        main_task(cfg, NAME, point, seed=seed, lr=rate_of(cfg, tuple(point[k] for k in _KEYS)))
         for point in _points(cfg)
         for seed in range(cfg.seeds)
     ]

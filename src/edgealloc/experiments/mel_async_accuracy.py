@@ -112,13 +112,13 @@ from ._accuracy import (
     curve_rows,
     fmt_reach,
     group_runs,
+    main_task,
     mean_tau,
     ok_runs,
     reach_stats,
     run_training_task,
     training_note,
     training_options,
-    training_task,
 )
 from ._lr import (
     LR_GRID,
@@ -277,20 +277,11 @@ def _key(e: float, t: float, scheme: str, c: int | None) -> tuple:
 
 
 def _tasks(cfg: Config) -> list[dict[str, Any]]:
-    o = cfg.options
     points = {(p["E"], p["T"]): [] for p in _points(cfg)}
     for p in _points(cfg):
         points[(p["E"], p["T"])].append(p)
     return [
-        training_task(
-            NAME,
-            point,
-            seed=seed,
-            cycles=o["cycles"],
-            lr=rate_of(cfg, tuple(point[k] for k in _KEYS)),
-            dataset=o["dataset"],
-            scale=o["scale"],
-        )
+        main_task(cfg, NAME, point, seed=seed, lr=rate_of(cfg, tuple(point[k] for k in _KEYS)))
         for setting in points.values()
         for seed in range(cfg.seeds)
         for point in setting

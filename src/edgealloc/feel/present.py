@@ -17,8 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._style import GRID, LIMIT_COLOR, MUTED, class_blocks, fmt, rows_figure, scheme_style
-from .._version import __version__
+from .._style import (
+    LIMIT_COLOR,
+    MUTED,
+    class_blocks,
+    demo_titles,
+    device_axis,
+    device_rows,
+    fmt,
+    per_device,
+    row_title,
+    rows_figure,
+    scheme_bars,
+    scheme_style,
+    shade_classes,
+)
 from ..family import Column, Presenter
 from ..result import Result
 
@@ -45,49 +58,23 @@ def _color(scheme: str) -> str:
     return _BASELINE_COLORS.get(scheme) or scheme_style(scheme)["color"]
 
 
-def _per_device(problem: Any, key: str) -> list[Any] | None:
-    """``problem.meta[key]`` when it is a list with one entry per device."""
-    value = (problem.meta or {}).get(key)
-    return value if isinstance(value, list) and len(value) == problem.n_devices else None
-
-
 def _device_axis(ax: Axes, k: int, blocks: Sequence[tuple[int, int, str]]) -> None:
-    for j, (lo, hi, name) in enumerate(blocks):
-        if j % 2:
-            ax.axvspan(lo - 0.5, hi - 0.5, color="#f1f1f1", zorder=0, lw=0)
-        ax.text(
-            (lo + hi - 1) / 2,
-            1.0,
-            name,
-            transform=ax.get_xaxis_transform(),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-            color="#555555",
-        )
-    step = max(1, math.ceil(k / 12))
-    ax.set_xticks(np.arange(0, k, step))
-    ax.set_xlim(-0.6, k - 0.4)
-    ax.set_xlabel("device")
-    ax.grid(axis="y", **GRID)
-    ax.set_axisbelow(True)
+    shade_classes(ax, blocks)
+    device_axis(ax, k, max_ticks=12)
 
 
 def _plot_preset(sub: Any, name: str, problem: Any, results: Sequence[Result]) -> None:
     """One preset: efficiency by scheme, batch per device, uplink slot, uplink phase split."""
     k = problem.n_devices
     x = np.arange(k)
-    blocks = class_blocks(_per_device(problem, "classes"))
+    blocks = class_blocks(per_device(problem, "classes"))
     by = {r.scheme: r for r in results if r.allocation is not None}
     proc = "GPU" if problem.gpu is not None else "CPU"
-    sub.suptitle(
+    row_title(
+        sub,
         f"{name}: {proc}, K = {k} devices, $B^{{max}}$ = {problem.max_batch}, gradient "
         f"{problem.gradient_bits / 1e6:.4g} Mbit, frames {1e3 * problem.frame.uplink:g} / "
         f"{1e3 * problem.frame.downlink:g} ms",
-        x=0.005,
-        ha="left",
-        fontsize=11.5,
-        fontweight="bold",
     )
     gs = sub.add_gridspec(1, 4, width_ratios=[0.9, 1.2, 1.2, 1.2])
     ax_e, ax_b, ax_s, ax_t = (sub.add_subplot(gs[0, i]) for i in range(4))
@@ -95,28 +82,20 @@ def _plot_preset(sub: Any, name: str, problem: Any, results: Sequence[Result]) -
     # (1) efficiency by scheme, the continuous bound as a line.
     order = [s for s in ORDER if s in by]
     values = [float(by[s].objective) for s in order]
-    bars = ax_e.bar(range(len(order)), values, color=[_color(s) for s in order], width=0.72)
-    if "relaxed" in order:
-        bars[order.index("relaxed")].set_hatch("///")
-        bars[order.index("relaxed")].set_alpha(0.55)
+    scheme_bars(
+        ax_e,
+        order,
+        values,
+        [_color(s) for s in order],
+        [fmt(v, ".3g") for v in values],
+        fontsize=7.5,
+        rotation=35,
+    )
     bound = next((float(r.relaxed_bound) for r in by.values() if r.scheme == "optimal"), None)
     if bound is not None and math.isfinite(bound):
         ax_e.axhline(bound, color=LIMIT_COLOR, ls="--", lw=1.1)
-    for bar, v in zip(bars, values, strict=True):
-        ax_e.annotate(
-            fmt(v, ".3g"),
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            xytext=(0, 2),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize=7.5,
-        )
-    ax_e.set_xticks(range(len(order)), order, rotation=35, ha="right")
     ax_e.set_ylabel(r"learning efficiency $\xi\sqrt{B}/T$")
     ax_e.set_ylim(0, max(values or [1.0]) * 1.18)
-    ax_e.grid(axis="y", **GRID)
-    ax_e.set_axisbelow(True)
     title = "efficiency by scheme"
     if "optimal" in by and "paper" in by and by["paper"].objective > 0:
         title += f"\noptimal = {by['optimal'].objective / by['paper'].objective:.4f}× paper"
@@ -186,11 +165,10 @@ def _figure(cases: Sequence[tuple[str, Any, Sequence[Result]]], path: Path) -> N
     with rows_figure(path, len(cases), 4.6, 0.7, h_pad=0.08, hspace=0.06) as (fig, subs):
         for sub, (name, problem, results) in zip(subs, cases, strict=True):
             _plot_preset(sub, name, problem, results)
-        fig.suptitle(
-            f"edgealloc {__version__} demo: batch sizes and TDMA slots for federated edge "
-            "learning (dashed red: the continuous bound)",
-            fontsize=14,
-            fontweight="bold",
+        demo_titles(
+            fig,
+            "batch sizes and TDMA slots for federated edge learning "
+            "(dashed red: the continuous bound)",
         )
         fig.text(0.995, 0.003, "grey bands: CPU classes", ha="right", fontsize=8, color=MUTED)
 
@@ -242,8 +220,8 @@ class FeelPresenter(Presenter):
         from rich.table import Table
 
         k = problem.n_devices
-        classes = _per_device(problem, "classes")
-        dist = _per_device(problem, "distance_m")
+        classes = per_device(problem, "classes")
+        dist = per_device(problem, "distance_m")
         a = result.allocation
         table = Table(header_style="bold", title_justify="left")
         table.add_column("device", justify="right")
@@ -261,15 +239,7 @@ class FeelPresenter(Presenter):
         ):
             table.add_column(head, justify="right")
         integral = np.issubdtype(np.asarray(a.batch).dtype, np.integer)
-        if len(shown) < k:
-            edge = shown.index(-1)
-            table.caption = (
-                f"{k - 2 * edge} devices hidden ({edge}..{k - edge - 1}); --json lists all"
-            )
-        for i in shown:
-            if i < 0:
-                table.add_row(*["⋮"] * len(table.columns))
-                continue
+        for i in device_rows(table, k, shown, span=True):
             row = [str(i)]
             if classes is not None:
                 row.append(str(classes[i]))

@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pydantic
 from numpy.typing import ArrayLike, NDArray
 
-from .._validation import FrozenModel, array_field, check_length, validate_model
+from .._validation import CanonicalProblem, FrozenModel, array_field, check_length
 from ..errors import ValidationError
 
 __all__ = [
@@ -115,7 +114,7 @@ class FeelGpu(FrozenModel):
         return {k: getattr(self, k).tolist() for k in keys}
 
 
-class FeelProblem(FrozenModel):
+class FeelProblem(CanonicalProblem):
     r"""A canonical ``feel`` problem (docs/problem-files.md), validated and immutable.
 
     Parameters
@@ -211,11 +210,6 @@ class FeelProblem(FrozenModel):
         return self
 
     # ------------------------------------------------------------------ I/O
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FeelProblem:
-        """Validate a canonical document (a mapping) into a problem."""
-        return validate_model(cls, data)
-
     def to_dict(self) -> dict[str, Any]:
         """The canonical document (JSON-ready), omitting unset optional fields."""
         out: dict[str, Any] = {"family": "feel"}
@@ -231,10 +225,7 @@ class FeelProblem(FrozenModel):
         out["max_batch"] = self.max_batch
         out["loss_decay"] = self.loss_decay
         out["gpu"] = None if self.gpu is None else self.gpu.to_dict()
-        for key in ("name", "description", "meta"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        return out
+        return self._named(out)
 
     # ------------------------------------------------------------ properties
     @property

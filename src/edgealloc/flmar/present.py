@@ -17,8 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._style import GRID, MUTED, SCHEME_STYLE, fmt, rows_figure
-from .._version import __version__
+from .._style import (
+    GRID,
+    MUTED,
+    SCHEME_STYLE,
+    demo_titles,
+    device_rows,
+    fmt,
+    per_device,
+    row_title,
+    rows_figure,
+)
 from ..family import Column, Presenter
 from ..result import Result
 
@@ -42,11 +51,6 @@ def _weights(problem: Any) -> str:
     return f"(w1, w2, ρ) = ({w.energy:g}, {w.time:g}, {w.accuracy:g})"
 
 
-def _per_device(problem: Any, key: str) -> list[Any] | None:
-    value = (problem.meta or {}).get(key)
-    return value if isinstance(value, list) and len(value) == problem.n_devices else None
-
-
 #: Colours of this family's baselines (the shared palette knows optimal and paper).
 _COLORS = {
     "minpixel": "#9a9a9a",
@@ -67,13 +71,10 @@ def _plot_preset(sub: Any, name: str, problem: Any, results: Sequence[Result]) -
     order = [s for s in _ORDER if s in by]
     n = problem.n_devices
     deadline = "" if problem.deadline is None else f", deadline {problem.deadline:g} s"
-    sub.suptitle(
+    row_title(
+        sub,
         f"{name}: N = {n} devices, resolutions {', '.join(f'{s:g}' for s in problem.resolutions)}"
         f" px, {_weights(problem)}{deadline}",
-        x=0.005,
-        ha="left",
-        fontsize=11.5,
-        fontweight="bold",
     )
     gs = sub.add_gridspec(1, 4, width_ratios=[1.25, 1.0, 1.2, 1.2])
     ax_obj = sub.add_subplot(gs[0, 0])
@@ -225,7 +226,7 @@ class FlmarPresenter(Presenter):
         n = problem.n_devices
         a = result.allocation
         ev = problem.evaluate(a.bandwidth, a.power, a.frequency, a.resolution)
-        dist = _per_device(problem, "distance_m")
+        dist = per_device(problem, "distance_m")
         table = Table(header_style="bold", title_justify="left")
         heads = ["device"]
         if dist is not None:
@@ -242,14 +243,8 @@ class FlmarPresenter(Presenter):
         ]
         for head in heads:
             table.add_column(head, justify="right")
-        if len(shown) < n:
-            edge = shown.index(-1)
-            table.caption = f"{n - 2 * edge} devices hidden; --json lists all"
         energy = ev.energy_transmission_device + ev.energy_computation_device
-        for i in shown:
-            if i < 0:
-                table.add_row(*["⋮"] * len(heads))
-                continue
+        for i in device_rows(table, n, shown):
             row = [str(i)]
             if dist is not None:
                 row.append(f"{float(dist[i]):.1f}")
@@ -287,16 +282,9 @@ class FlmarPresenter(Presenter):
                 if any(r.scheme == s and r.success for _, _, rs in cases for r in rs)
             ]
             handles = [Patch(color=_color(s), label=s) for s in present]
-            fig.legend(
-                handles=handles,
-                loc="outside lower center",
-                ncol=len(handles),
-                frameon=False,
-                fontsize=10,
-            )
-            fig.suptitle(
-                f"edgealloc {__version__} demo: federated learning for mobile augmented reality "
+            demo_titles(
+                fig,
+                "federated learning for mobile augmented reality "
                 "(bandwidth, power, clock and resolution per device)",
-                fontsize=14,
-                fontweight="bold",
+                handles,
             )

@@ -32,7 +32,7 @@ import numpy as np
 import pydantic
 from numpy.typing import ArrayLike, NDArray
 
-from .._validation import FrozenModel, array_field, check_json_data, number_problem, validate_model
+from .._validation import CanonicalProblem, FrozenModel, array_field, number_problem
 from ..errors import ValidationError
 from ._math import rate
 
@@ -135,7 +135,7 @@ def _bounds(value: Any, n: int, name: str, *, lower_may_be_zero: bool) -> tuple[
     return lo_v, hi_v
 
 
-class FlmarProblem(FrozenModel):
+class FlmarProblem(CanonicalProblem):
     """A canonical ``flmar`` problem (FLMAR.md section 8), validated and immutable.
 
     Parameters
@@ -211,11 +211,6 @@ class FlmarProblem(FrozenModel):
 
     FAMILY: ClassVar[str] = "flmar"
 
-    @pydantic.field_validator("meta", mode="before")
-    @classmethod
-    def _meta(cls, value: Any) -> Any:
-        return None if value is None else check_json_data("", value)
-
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> FlmarProblem:
         n = self.samples.shape[0]
@@ -267,11 +262,6 @@ class FlmarProblem(FrozenModel):
         return self
 
     # ------------------------------------------------------------------ I/O
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FlmarProblem:
-        """Validate a canonical document (a mapping) into a problem."""
-        return validate_model(cls, data)
-
     def to_dict(self) -> dict[str, Any]:
         """The canonical document (JSON-ready), omitting unset optional fields."""
 
@@ -298,10 +288,7 @@ class FlmarProblem(FrozenModel):
             "deadline": self.deadline,
             "baseline": self.baseline.to_dict(),
         }
-        for key in ("name", "description", "meta"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        return out
+        return self._named(out)
 
     # ------------------------------------------------------------ properties
     @property

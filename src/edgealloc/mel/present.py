@@ -17,13 +17,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._style import LIMIT_COLOR, SCHEME_STYLE, class_blocks, fmt, rows_figure
-from .._version import __version__
+from .._style import (
+    LIMIT_COLOR,
+    SCHEME_STYLE,
+    class_blocks,
+    demo_titles,
+    device_axis,
+    device_rows,
+    fmt,
+    per_device,
+    row_title,
+    rows_figure,
+    scheme_bars,
+    shade_classes,
+)
 from ..family import Column, Presenter
 from ..result import Result
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from rich.table import Table
 
 __all__ = ["MelPresenter"]
@@ -36,39 +47,11 @@ def _optimum(results: Sequence[Result]) -> float:
     return math.nan
 
 
-def _shade_classes(ax: Axes, blocks: Sequence[tuple[int, int, str]], *, label: bool) -> None:
-    for j, (lo, hi, name) in enumerate(blocks):
-        if j % 2:
-            ax.axvspan(lo - 0.5, hi - 0.5, color="#f1f1f1", zorder=0, lw=0)
-        if label:
-            ax.text(
-                (lo + hi - 1) / 2,
-                1.0,
-                name,
-                transform=ax.get_xaxis_transform(),
-                ha="center",
-                va="bottom",
-                fontsize=8,
-                color="#555555",
-            )
-
-
-def _device_axis(ax: Axes, k: int) -> None:
-    step = max(1, math.ceil(k / 10))
-    ax.set_xticks(np.arange(0, k, step))
-    ax.set_xlim(-0.6, k - 0.4)
-    ax.set_xlabel("device")
-    ax.grid(axis="y", color="#dddddd", lw=0.6)
-    ax.set_axisbelow(True)
-
-
 def _plot_preset(sub: Any, name: str, problem: Any, results: Sequence[Result]) -> None:
     """Draw one preset on a subfigure: objective, tau_k, d_k, t_k vs T (and e_k vs budget)."""
     k = problem.n_devices
     x = np.arange(k)
-    meta = problem.meta or {}
-    classes = meta.get("classes")
-    blocks = class_blocks(classes if isinstance(classes, list) and len(classes) == k else None)
+    blocks = class_blocks(per_device(problem, "classes"))
     by = {r.scheme: r for r in results}
     integral = [
         s for s in ("optimal", "paper", "equal") if s in by and by[s].allocation is not None
@@ -78,13 +61,10 @@ def _plot_preset(sub: Any, name: str, problem: Any, results: Sequence[Result]) -
     sync = problem.synchronous
     what = "τ" if sync else "mean τ"
     mode = "synchronous" if sync else f"asynchronous (staleness c = {problem.staleness})"
-    sub.suptitle(
+    row_title(
+        sub,
         f"{name}: {mode}, K = {k} devices, d = {problem.total_samples} samples, "
         f"T = {problem.deadline:g} s" + (", per-device energy budgets" if problem.energy else ""),
-        x=0.005,
-        ha="left",
-        fontsize=11.5,
-        fontweight="bold",
     )
 
     gs = sub.add_gridspec(2, 4, width_ratios=[0.7, 1.15, 1.15, 1.15])
@@ -101,33 +81,22 @@ def _plot_preset(sub: Any, name: str, problem: Any, results: Sequence[Result]) -
     # (1) objective by scheme, against the relaxed bound.
     order = [s for s in ("optimal", "paper", "equal", "relaxed") if s in by]
     values = [float(by[s].objective) for s in order]
-    bars = ax_obj.bar(
-        range(len(order)),
+    scheme_bars(
+        ax_obj,
+        order,
         [v if math.isfinite(v) else 0.0 for v in values],
-        color=[SCHEME_STYLE.get(s, {}).get("color", "#777777") for s in order],
-        width=0.72,
+        [SCHEME_STYLE.get(s, {}).get("color", "#777777") for s in order],
+        [
+            fmt(v, ".3g") if math.isfinite(v) else by[s].status.value
+            for s, v in zip(order, values, strict=True)
+        ],
+        fontsize=8.5,
         edgecolor="white",
     )
-    if "relaxed" in order:
-        bars[order.index("relaxed")].set_hatch("///")
-        bars[order.index("relaxed")].set_alpha(0.55)
-    for bar, s, v in zip(bars, order, values, strict=True):
-        ax_obj.annotate(
-            fmt(v, ".3g") if math.isfinite(v) else by[s].status.value,
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            xytext=(0, 2),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize=8.5,
-        )
     optimum = _optimum(results)
     top = max([v for v in values if math.isfinite(v)] or [1.0])
     ax_obj.set_ylim(0, top * 1.15)
-    ax_obj.set_xticks(range(len(order)), order, rotation=30, ha="right")
     ax_obj.set_ylabel(f"objective ({what})")
-    ax_obj.grid(axis="y", color="#dddddd", lw=0.6)
-    ax_obj.set_axisbelow(True)
     title = f"{what} by scheme"
     if "equal" in by and math.isfinite(optimum) and by["equal"].objective > 0:
         title += f"\noptimal = {optimum / by['equal'].objective:.2f}× equal"
@@ -139,7 +108,7 @@ def _plot_preset(sub: Any, name: str, problem: Any, results: Sequence[Result]) -
         (ax_tau, "tau", r"local iterations $\tau_k$"),
         (ax_d, "samples", r"samples $d_k$"),
     ):
-        _shade_classes(ax, blocks, label=True)
+        shade_classes(ax, blocks)
         for j, s in enumerate(integral):
             ax.bar(
                 x + (j - (len(integral) - 1) / 2) * width,
@@ -159,7 +128,7 @@ def _plot_preset(sub: Any, name: str, problem: Any, results: Sequence[Result]) -
             )
         ax.set_ylabel(label)
         ax.set_ylim(0, ax.get_ylim()[1] * 1.06)
-        _device_axis(ax, k)
+        device_axis(ax, k)
         ax.set_title(f"{label} per device", fontsize=10, pad=13)
 
     # (4) t_k against the deadline (and e_k against the budget).
@@ -172,7 +141,7 @@ def _plot_preset(sub: Any, name: str, problem: Any, results: Sequence[Result]) -
     if ax_e is not None:
         panels.append((ax_e, "energies", problem.energy.budget, r"energy $e_k$ (J)", "budget"))
     for ax, field, limit, ylabel, limit_label in panels:
-        _shade_classes(ax, blocks, label=ax is ax_t)
+        shade_classes(ax, blocks, label=ax is ax_t)
         ax.step(x, limit, where="mid", color=LIMIT_COLOR, ls="--", lw=1.3, zorder=2)
         ax.annotate(
             f"{limit_label} = {problem.deadline:g} s" if field == "times" else limit_label,
@@ -195,7 +164,7 @@ def _plot_preset(sub: Any, name: str, problem: Any, results: Sequence[Result]) -
             )
         ax.set_ylim(0, float(np.max(limit)) * 1.2)
         ax.set_ylabel(ylabel)
-        _device_axis(ax, k)
+        device_axis(ax, k)
     if ax_e is not None:
         ax_t.tick_params(labelbottom=False)
         ax_t.set_xlabel("")
@@ -226,24 +195,7 @@ def _figure(cases: Sequence[tuple[str, Any, Sequence[Result]]], path: Path) -> N
             ),
             Line2D([], [], color=LIMIT_COLOR, ls="--", lw=1.3, label="deadline / energy budget"),
         ]
-        fig.legend(
-            handles=handles,
-            loc="outside lower center",
-            ncol=len(handles),
-            frameon=False,
-            fontsize=10,
-        )
-        fig.suptitle(
-            f"edgealloc {__version__} demo: task allocation for mobile edge learning",
-            fontsize=14,
-            fontweight="bold",
-        )
-
-
-def _per_device(problem: Any, key: str) -> list[Any] | None:
-    """``problem.meta[key]`` when it is a list with one entry per device."""
-    value = (problem.meta or {}).get(key)
-    return value if isinstance(value, list) and len(value) == problem.n_devices else None
+        demo_titles(fig, "task allocation for mobile edge learning", handles)
 
 
 class MelPresenter(Presenter):
@@ -288,8 +240,8 @@ class MelPresenter(Presenter):
         from rich.table import Table
 
         k = problem.n_devices
-        classes = _per_device(problem, "classes")
-        cpu = _per_device(problem, "cpu_hz")
+        classes = per_device(problem, "classes")
+        cpu = per_device(problem, "cpu_hz")
         energies = result.energies
         budget = problem.energy.budget if problem.energy is not None else None
 
@@ -307,15 +259,7 @@ class MelPresenter(Presenter):
 
         integral = np.issubdtype(np.asarray(result.tau).dtype, np.integer)
         num = ".6g" if integral else ".5g"
-        if len(shown) < k:
-            edge = shown.index(-1)
-            table.caption = (
-                f"{k - 2 * edge} devices hidden ({edge}..{k - edge - 1}); --json lists all"
-            )
-        for i in shown:
-            if i < 0:
-                table.add_row(*["⋮"] * len(table.columns))
-                continue
+        for i in device_rows(table, k, shown, span=True):
             row = [str(i)]
             if classes is not None:
                 row.append(str(classes[i]))

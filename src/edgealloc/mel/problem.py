@@ -27,20 +27,13 @@ asynchronous ones maximise :math:`\frac1K\sum_k\tau_k` subject to
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pydantic
 from numpy.typing import ArrayLike, NDArray
 
-from .._validation import (
-    FrozenModel,
-    array_field,
-    check_json_data,
-    check_length,
-    validate_model,
-)
+from .._validation import CanonicalProblem, FrozenModel, array_field, check_length
 from ..errors import ValidationError
 
 __all__ = ["RTOL", "MelAllocation", "MelEnergy", "MelEvaluation", "MelProblem"]
@@ -80,7 +73,7 @@ class MelEnergy(FrozenModel):
         return {k: getattr(self, k).tolist() for k in ("g2", "g1", "g0", "budget")}
 
 
-class MelProblem(FrozenModel):
+class MelProblem(CanonicalProblem):
     """A canonical ``mel`` problem (docs/problem-files.md), validated and immutable.
 
     Parameters
@@ -124,11 +117,6 @@ class MelProblem(FrozenModel):
 
     FAMILY: ClassVar[str] = "mel"
 
-    @pydantic.field_validator("meta", mode="before")
-    @classmethod
-    def _meta(cls, value: Any) -> Any:
-        return None if value is None else check_json_data("", value)
-
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> MelProblem:
         n = self.c2.shape[0]
@@ -146,11 +134,6 @@ class MelProblem(FrozenModel):
         return self
 
     # ------------------------------------------------------------------ I/O
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MelProblem:
-        """Validate a canonical document (a mapping) into a problem."""
-        return validate_model(cls, data)
-
     def to_dict(self) -> dict[str, Any]:
         """The canonical document (JSON-ready), omitting unset optional fields."""
         out: dict[str, Any] = {
@@ -165,10 +148,7 @@ class MelProblem(FrozenModel):
             out["energy"] = self.energy.to_dict()
         out["min_samples"] = self.min_samples
         out["staleness"] = self.staleness
-        for key in ("name", "description", "meta"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        return out
+        return self._named(out)
 
     # ------------------------------------------------------------ properties
     @property

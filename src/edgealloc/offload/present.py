@@ -19,8 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._style import SCHEME_STYLE, fmt, rows_figure
-from .._version import __version__
+from .._style import (
+    SCHEME_STYLE,
+    demo_titles,
+    device_rows,
+    fmt,
+    row_title,
+    rows_figure,
+    scheme_bars,
+)
 from ..family import Column, Presenter
 from ..result import Result
 
@@ -105,31 +112,17 @@ def _scheme_panel(ax: Axes, by: dict[str, Result], note: str) -> None:
         if s in by and by[s].allocation is not None
     ]
     values = _ms([by[s].objective for s in order])
-    bars = ax.bar(
-        range(len(order)),
+    scheme_bars(
+        ax,
+        order,
         values,
-        color=[SCHEME_STYLE[s]["color"] for s in order],
-        width=0.72,
+        [SCHEME_STYLE[s]["color"] for s in order],
+        [f"{v:.4g} ms\n{_speedup(by[s]):.2f}×" for s, v in zip(order, values, strict=True)],
+        fontsize=8.5,
         edgecolor="white",
     )
-    if "relaxed" in order:
-        bars[order.index("relaxed")].set_hatch("///")
-        bars[order.index("relaxed")].set_alpha(0.55)
-    for bar, s, v in zip(bars, order, values, strict=True):
-        ax.annotate(
-            f"{v:.4g} ms\n{_speedup(by[s]):.2f}×",
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            xytext=(0, 2),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize=8.5,
-        )
     ax.set_ylim(0, (float(np.max(values, initial=0.0)) or 1.0) * 1.25)
-    ax.set_xticks(range(len(order)), order, rotation=30, ha="right")
     ax.set_ylabel("iteration time (ms)")
-    ax.grid(axis="y", color="#dddddd", lw=0.6)
-    ax.set_axisbelow(True)
     ax.set_title("iteration time by scheme\n(speed-up = none's time / scheme's)", fontsize=10)
     ax.text(
         0.62,
@@ -280,14 +273,11 @@ def _figure(cases: Sequence[tuple[str, Any, Sequence[Result]]], path: Path) -> N
                 if d2d
                 else f"server offloading (Strategy #1), server {problem.server_rate:,.0f} MAC/s"
             )
-            sub.suptitle(
+            row_title(
+                sub,
                 f"{name}: {what}, N = {problem.n_users} users, "
                 f"{int(problem.points.sum()):,} points; no offloading "
                 f"{1e3 * problem.no_offload_time:.2f} ms per iteration",
-                x=0.005,
-                ha="left",
-                fontsize=11.5,
-                fontweight="bold",
             )
             (_plot_d2d if d2d else _plot_server)(sub, problem, by, order)
         labels = {
@@ -311,18 +301,11 @@ def _figure(cases: Sequence[tuple[str, Any, Sequence[Result]]], path: Path) -> N
             Patch(color=_SENT, label="points sent"),
             Line2D([], [], color="#555555", ls="--", lw=1.3, label="iteration time"),
         ]
-        fig.legend(
-            handles=handles,
-            loc="outside lower center",
+        demo_titles(
+            fig,
+            "offloading the training of XR users (iteration time of online SGD, lower is better)",
+            handles,
             ncol=5,
-            frameon=False,
-            fontsize=10,
-        )
-        fig.suptitle(
-            f"edgealloc {__version__} demo: offloading the training of XR users "
-            "(iteration time of online SGD, lower is better)",
-            fontsize=14,
-            fontweight="bold",
         )
 
 
@@ -380,13 +363,7 @@ class OffloadPresenter(Presenter):
         sent = o.sum(axis=1) if d2d else o
         recv = o.sum(axis=0) if d2d else None
         times = result.user_time if d2d else np.maximum(result.local_time, result.server_time)
-        if len(shown) < n:
-            edge = shown.index(-1)
-            table.caption = f"{n - 2 * edge} users hidden; --json lists all"
-        for i in shown:
-            if i < 0:
-                table.add_row(*["⋮"] * len(heads))
-                continue
+        for i in device_rows(table, n, shown, what="users"):
             other = fmt(recv[i], ".6g") if d2d else f"{float(result.server_time[i]):.4g}"
             table.add_row(
                 str(i),

@@ -40,21 +40,13 @@ The integer versions offload whole points, ``o_i = w_i l_i`` (``o_ij``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pydantic
 from numpy.typing import ArrayLike, NDArray
 
-from .._validation import (
-    FrozenModel,
-    array_field,
-    check_json_data,
-    check_length,
-    matrix_field,
-    validate_model,
-)
+from .._validation import CanonicalProblem, array_field, check_length, matrix_field
 from ..errors import ValidationError
 
 __all__ = [
@@ -76,7 +68,7 @@ NonNegArray = array_field(nonnegative=True)
 RateMatrix = matrix_field(nonnegative=True)
 
 
-class _OffloadBase(FrozenModel):
+class _OffloadBase(CanonicalProblem):
     """Fields and helpers shared by both offloading problems."""
 
     points: PointsArray  # type: ignore[valid-type]
@@ -85,11 +77,6 @@ class _OffloadBase(FrozenModel):
     name: str | None = None
     description: str | None = None
     meta: dict[str, Any] | None = None
-
-    @pydantic.field_validator("meta", mode="before")
-    @classmethod
-    def _meta(cls, value: Any) -> Any:
-        return None if value is None else check_json_data("", value)
 
     @property
     def n_devices(self) -> int:
@@ -111,11 +98,6 @@ class _OffloadBase(FrozenModel):
         """``max_i T_i``: the iteration time without offloading."""
         return float(self.compute_time.max())
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Any:
-        """Validate a canonical document (a mapping) into a problem."""
-        return validate_model(cls, data)
-
     def _common_dict(self) -> dict[str, Any]:
         return {
             "points": self.points.astype(np.int64).tolist(),
@@ -124,10 +106,7 @@ class _OffloadBase(FrozenModel):
 
     def _tail_dict(self, out: dict[str, Any]) -> dict[str, Any]:
         out["macs_per_point"] = self.macs_per_point
-        for key in ("name", "description", "meta"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        return out
+        return self._named(out)
 
 
 # ---------------------------------------------------------------------------
