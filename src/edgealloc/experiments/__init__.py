@@ -2,10 +2,10 @@
 
 >>> from edgealloc.experiments import EXPERIMENTS
 >>> sorted(EXPERIMENTS)  # doctest: +NORMALIZE_WHITESPACE
-['feel-gpu-curves', 'feel-remark2', 'feel-table2', 'flmar-clock', 'flmar-deadline',
- 'flmar-power', 'flmar-rho', 'flmar-yang', 'mel-accuracy', 'mel-async-accuracy',
- 'mel-async-allocation', 'mel-local-updates', 'xr-heterogeneity', 'xr-online-regression',
- 'xr-users']
+['feel-gpu-curves', 'feel-remark2', 'feel-table2', 'flmar-accuracy', 'flmar-clock',
+ 'flmar-deadline', 'flmar-power', 'flmar-rho', 'flmar-yang', 'mel-accuracy',
+ 'mel-async-accuracy', 'mel-async-allocation', 'mel-local-updates', 'xr-heterogeneity',
+ 'xr-online-regression', 'xr-users']
 
 Every experiment is declared on one template, :class:`Experiment`
 (:mod:`._template`, whose docstring says how to add one): its tasks, its
@@ -54,6 +54,9 @@ scenario and its gain tables).
   ``flmar-yang`` — :mod:`.flmar_power` etc.: Figs. 4, 5 and 6 and Secs. VII-C
   and VII-D of the FL-MAR paper (energy and time vs p_max, f_max, rho and the
   deadline; against Yang et al.), ``optimal`` beside ``paper``.
+- ``flmar-accuracy`` — :mod:`.flmar_accuracy`: the FL-MAR accuracy table A(s)
+  measured by federated training on offline images, written into a scenario,
+  and the learning claim of Figs. 6/9 (needs torch).
 
 Sweeps run on local processes by default or on a Ray cluster
 (``backend="ray"``).
@@ -68,6 +71,7 @@ from . import (
     feel_gpu_curves,
     feel_remark2,
     feel_table2,
+    flmar_accuracy,
     flmar_clock,
     flmar_deadline,
     flmar_power,
@@ -105,6 +109,7 @@ _MODULES = (
     flmar_rho,
     flmar_deadline,
     flmar_yang,
+    flmar_accuracy,
 )
 
 #: experiment name -> :class:`Experiment`.
