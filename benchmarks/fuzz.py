@@ -5,7 +5,13 @@ minutes), ``--quick`` (300 per family, seconds; ``tests/test_fuzz.py`` runs a
 short version) or ``--instances N --seed S``; ``--families mel,offload-d2d``
 limits the families, ``--dump DIR`` writes the document of every instance
 with a violation to ``DIR`` (``<family>-<seed>-<index>.json``);
-``--max-devices K`` skips instances with more than ``K`` devices (short runs).
+``--max-devices K`` skips instances with more than ``K`` devices (short runs);
+``--start I`` begins at instance ``I`` (a campaign split into shards that run
+side by side: ``--start 0 --instances 5000`` and ``--start 5000 --instances
+5000`` together are the 10 000 of one campaign); ``--time-limit S`` gives every
+scheme that takes a ``time_limit`` (``flmar``'s certified search) at most ``S``
+seconds per instance: such a result may come back ``feasible`` with its bound,
+and every check applies to it as to any other.
 
 Instance ``i`` of a campaign with seed ``S`` is drawn by the family's
 ``random_document`` hook (:class:`edgealloc.family.Family`) from
@@ -24,7 +30,8 @@ every scheme, and checked:
    the problem's ``evaluate``, independently of the solvers: constraints,
    objective, reported times); ``bound`` and ``relaxed_bound`` on the right
    side of the objective in the family's sense, and ``bound`` equal to the
-   objective when the status is ``optimal``.
+   objective when the status is ``optimal`` (within the family's
+   ``gap_tolerance``: ``flmar`` certifies at a relative gap of ``1e-6``).
 3. **The schemes against one another.** The exact scheme (the first) is
    never worse than any other integral scheme; when it finds no plan
    (``InfeasibleError``) no integral scheme finds one; when an integral
@@ -49,8 +56,10 @@ from __future__ import annotations
 import argparse
 import collections
 import dataclasses
+import inspect
 import json
 import math
+import signal
 import sys
 import time
 import traceback
@@ -74,6 +83,8 @@ RTOL = 1e-9
 FULL, QUICK = 10_000, 300
 #: Violations printed per family (all are counted).
 SHOWN = 20
+#: Instances between two progress lines (stderr).
+PROGRESS_EVERY = 100
 
 OUTCOMES = ("solved", "infeasible", "failed", "refused")
 
@@ -90,6 +101,8 @@ class FamilyReport:
     violations: list[str] = dataclasses.field(default_factory=list)
     violating_instances: int = 0
     skipped: int = 0
+    #: Stopped by Ctrl-C or SIGTERM before its last instance (the counts are of those done).
+    interrupted: bool = False
 
     def count(self, scheme: str, outcome: str) -> None:
         self.outcomes.setdefault(scheme, collections.Counter())[outcome] += 1
@@ -143,8 +156,13 @@ def check_result(family: Family, problem: Any, scheme: str, r: Result) -> list[s
         if math.isfinite(b) and _better(family, r.objective, b):
             out.append(f"objective {r.objective!r} beats its own {name} {b!r}")
     proven = r.status is Status.OPTIMAL and math.isfinite(r.bound)
-    if proven and _better(family, r.bound, r.objective):
-        out.append(f"status optimal but bound {r.bound!r} beats the objective {r.objective!r}")
+    gap = abs(r.bound - r.objective)
+    allowed = max(_slack(r.bound, r.objective), family.gap_tolerance * max(1.0, abs(r.objective)))
+    if proven and _better(family, r.bound, r.objective) and gap > allowed:
+        out.append(
+            f"status optimal but bound {r.bound!r} beats the objective {r.objective!r} "
+            f"by more than the family's gap tolerance {family.gap_tolerance:g}"
+        )
     return out
 
 
@@ -192,8 +210,22 @@ def check_results(family: Family, problem: Any, results: Mapping[str, Any]) -> l
 # ---------------------------------------------------------------------------
 # The campaign
 # ---------------------------------------------------------------------------
+def _solve(family: Family, problem: Any, scheme: str, time_limit: float | None) -> Result:
+    """``solve(problem, scheme)``, with ``time_limit`` where the scheme takes one."""
+    if time_limit is not None:
+        solver = family.scheme(scheme)
+        if "time_limit" in inspect.signature(solver).parameters:
+            return solver(problem, time_limit=time_limit)
+    return solve(problem, scheme)
+
+
 def _instance(
-    family: Family, seed: int, index: int, report: FamilyReport, max_devices: int | None
+    family: Family,
+    seed: int,
+    index: int,
+    report: FamilyReport,
+    max_devices: int | None,
+    time_limit: float | None = None,
 ) -> tuple[list[str], Any]:
     """Draw, solve and check one instance; ``(violations, document)``; ``None`` if skipped."""
     doc = family.random_document(np.random.default_rng([seed, index]))  # type: ignore[misc]
@@ -214,7 +246,7 @@ def _instance(
     results: dict[str, Any] = {}
     for scheme in family.schemes:
         try:
-            r = solve(problem, scheme)
+            r = _solve(family, problem, scheme, time_limit)
         except InfeasibleError as exc:
             results[scheme] = exc
             report.count(scheme, "infeasible")
@@ -234,6 +266,8 @@ def _instance(
             continue
         results[scheme] = r
         report.count(scheme, "solved" if _solved(r) else r.status.value)
+        if r.status is Status.FEASIBLE:
+            report.count(scheme, "feasible")
         out += [f"{scheme}: {v}" for v in check_result(family, problem, scheme, r)]
     out += check_results(family, problem, results)
     return out, doc
@@ -247,16 +281,23 @@ def run_family(
     dump: Path | None = None,
     progress: bool = False,
     max_devices: int | None = None,
+    start: int = 0,
+    time_limit: float | None = None,
 ) -> FamilyReport:
     """The campaign of one family (which must have ``random_document``).
 
-    ``max_devices``: instances with more devices are drawn but not solved
-    (counted as skipped), for short runs.
+    Instances ``start .. start + instances - 1``. ``max_devices``: instances
+    with more devices are drawn but not solved (counted as skipped), for
+    short runs. ``time_limit``: seconds per scheme that takes a time limit.
     """
     report = FamilyReport(family.name, list(family.schemes))
     t0 = time.perf_counter()
-    for i in range(instances):
-        found, doc = _instance(family, seed, i, report, max_devices)
+    for i in range(start, start + instances):
+        try:
+            found, doc = _instance(family, seed, i, report, max_devices, time_limit)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: report what is done
+            report.interrupted = True
+            break
         if doc is None:
             continue
         report.instances += 1
@@ -267,8 +308,13 @@ def run_family(
                 dump.mkdir(parents=True, exist_ok=True)
                 path = dump / f"{family.name}-{seed}-{i}.json"
                 path.write_text(json.dumps(doc, indent=1, default=repr) + "\n")
-        if progress and (i + 1) % 1000 == 0:
-            print(f"  {family.name}: {i + 1} instances", file=sys.stderr, flush=True)
+        if progress and (i + 1 - start) % PROGRESS_EVERY == 0:
+            print(
+                f"  {family.name}: {i + 1 - start} instances (to index {i}), "
+                f"{time.perf_counter() - t0:.0f} s, {report.violating_instances} violating",
+                file=sys.stderr,
+                flush=True,
+            )
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -292,23 +338,52 @@ def _tables(reports: Sequence[FamilyReport], missing: Sequence[str]) -> list[Tab
     )
     per_scheme = Table(
         "Fuzz campaign: outcomes per family and scheme",
-        ["family", "scheme", *OUTCOMES, "error"],
+        ["family", "scheme", *OUTCOMES, "error", "of solved: feasible"],
         [
-            [r.family, s, *(f"{r.outcomes.get(s, {}).get(o, 0):,}" for o in (*OUTCOMES, "error"))]
+            [
+                r.family,
+                s,
+                *(f"{r.outcomes.get(s, {}).get(o, 0):,}" for o in (*OUTCOMES, "error", "feasible")),
+            ]
             for r in reports
             for s in r.schemes
         ],
         notes=[
             "solved: optimal or feasible; infeasible: InfeasibleError; failed: the scheme's own "
             "procedure broke a constraint (status failed); refused: ValidationError on a valid "
-            "document; error: any other exception (a violation)."
+            "document; error: any other exception (a violation). Of solved, feasible: no proof "
+            "of optimality (a heuristic, or a certified search stopped by its limit)."
         ],
     )
     return [summary, per_scheme]
 
 
+def _campaign(
+    known: Mapping[str, Family], names: Sequence[str], instances: int, args: argparse.Namespace
+) -> list[FamilyReport]:
+    """The families' campaigns in order, up to the first one interrupted."""
+    reports = []
+    for n in names:
+        if known[n].random_document is None:
+            continue
+        report = run_family(
+            known[n],
+            instances,
+            args.seed,
+            dump=args.dump,
+            progress=True,
+            max_devices=args.max_devices,
+            start=args.start,
+            time_limit=args.time_limit,
+        )
+        reports.append(report)
+        if report.interrupted:
+            break
+    return reports
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the campaign; 0 when no violation was found, 1 otherwise."""
+    """Run the campaign; 0 when no violation was found, 1 otherwise (130: interrupted)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK} instances per family")
     parser.add_argument("--instances", type=int, default=None, help=f"per family ({FULL})")
@@ -321,32 +396,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="skip (draw, do not solve) instances with more devices (short runs)",
     )
+    parser.add_argument("--start", type=int, default=0, help="first instance index (0)")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds per instance for schemes that take a time limit (their own default)",
+    )
     parser.add_argument("--plain", action="store_true", help="Markdown tables")
     args = parser.parse_args(argv)
     instances = args.instances if args.instances is not None else QUICK if args.quick else FULL
     if instances < 0:
         parser.error("--instances must be >= 0")
+    if args.start < 0:
+        parser.error("--start must be >= 0")
+    if args.time_limit is not None and not args.time_limit > 0:
+        parser.error("--time-limit must be > 0")
     known = registry.families()
     names = list(known) if args.families is None else [x for x in args.families.split(",") if x]
     unknown = [x for x in names if x not in known]
     if unknown:
         parser.error(f"unknown families: {', '.join(unknown)} (known: {', '.join(known)})")
     plain = use_plain(args)
-    print(f"# edgealloc fuzz campaign: {instances:,} instances per family, seed {args.seed}\n")
+    first = f", from index {args.start:,}" if args.start else ""
+    cap = f", {args.time_limit:g} s per time-limited scheme" if args.time_limit else ""
+    print(
+        f"# edgealloc fuzz campaign: {instances:,} instances per family{first}, "
+        f"seed {args.seed}{cap}\n"
+    )
     print_facts(plain)
     missing = [n for n in names if known[n].random_document is None]
-    reports = [
-        run_family(
-            known[n],
-            instances,
-            args.seed,
-            dump=args.dump,
-            progress=not plain,
-            max_devices=args.max_devices,
-        )
-        for n in names
-        if known[n].random_document is not None
-    ]
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        reports = _campaign(known, names, instances, args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     for table in _tables(reports, missing):
         print_table(table, plain)
     total = sum(len(r.violations) for r in reports)
@@ -355,8 +439,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"VIOLATION {line}")
         if len(r.violations) > SHOWN:
             print(f"... and {len(r.violations) - SHOWN} more violations of {r.family}")
-    print(f"\n{'FAILED' if total else 'PASSED'}: {total} violation(s)")
-    return 1 if total else 0
+    stopped = [r for r in reports if r.interrupted]
+    if stopped:
+        r = stopped[0]
+        print(f"\nINTERRUPTED in {r.family} after {r.instances:,} of {instances:,} instances")
+    verdict = "FAILED" if total else "PASSED so far" if stopped else "PASSED"
+    print(f"\n{verdict}: {total} violation(s)")
+    return 1 if total else 130 if stopped else 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: the campaign stops after reporting what it has done."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -372,3 +372,41 @@ def test_paper_async_when_the_window_floor_tau_star_is_a_hair_infeasible() -> No
     res = edgealloc.solve(p, "paper")
     assert res.status is Status.FEASIBLE and res.tau.tolist() == [1]
     assert registry.family_of(p).check(p, res, True) == []
+
+
+def test_a_campaign_split_in_shards_counts_the_same(fuzz: dict) -> None:
+    """``--start`` shards add up to the whole campaign; ``--time-limit`` reaches the scheme."""
+    family = registry.get_family("flmar")
+    whole = fuzz["run_family"](family, 6, 0, max_devices=8)
+    first = fuzz["run_family"](family, 3, 0, max_devices=8)
+    rest = fuzz["run_family"](family, 3, 0, max_devices=8, start=3, time_limit=30.0)
+    assert first.instances + rest.instances == whole.instances > 0
+    for scheme in family.schemes:
+        both = first.outcomes.get(scheme, {}).copy()
+        both.update(rest.outcomes.get(scheme, {}))
+        assert both == whole.outcomes.get(scheme, {}), scheme
+    assert whole.violations == first.violations == rest.violations == []
+
+
+def test_an_interrupted_campaign_reports_what_it_did(
+    fuzz: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    namespace = fuzz["run_family"].__globals__
+    real, calls = namespace["_instance"], []
+
+    def interrupted_at_the_third(*args, **kwargs):
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # what Ctrl-C, or SIGTERM through the handler, raises
+        calls.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setitem(namespace, "_instance", interrupted_at_the_third)
+    rc = fuzz["main"](["--families", "flmar", "--instances", "5", "--plain", "--max-devices", "8"])
+    out = capsys.readouterr().out
+    assert rc == 130, out
+    assert calls == [0, 1]
+    assert "INTERRUPTED in flmar after" in out and "of 5 instances" in out
+    assert "PASSED so far: 0 violation(s)" in out
+    import signal
+
+    assert signal.getsignal(signal.SIGTERM) is not namespace["_interrupt"]  # handler restored

@@ -195,6 +195,12 @@ class Family:
         result of this family. ``benchmarks/fuzz.py`` adds the checks that
         hold for every family (status, bounds, the exact scheme against
         the others).
+    gap_tolerance
+        The relative gap within which the exact scheme reports status
+        ``optimal``: ``objective`` and ``bound`` may differ by
+        ``gap_tolerance * max(1, |objective|)`` (0: they are equal up to
+        rounding, as for a combinatorial solver that proves its optimum).
+        ``benchmarks/fuzz.py`` allows that gap and nothing more.
     """
 
     name: str
@@ -211,6 +217,7 @@ class Family:
     presenter: Presenter = dataclasses.field(default_factory=Presenter)
     random_document: Callable[[np.random.Generator], dict[str, Any]] | None = None
     check: Callable[[Any, Result, bool], list[str]] | None = None
+    gap_tolerance: float = 0.0
 
     def __post_init__(self) -> None:
         where = f"family {self.name!r}"
@@ -226,6 +233,10 @@ class Family:
             raise ValidationError(f"{where}.schemes", "must name at least one scheme")
         if self.sense not in ("max", "min"):
             raise ValidationError(f"{where}.sense", f"must be 'max' or 'min' (got {self.sense!r})")
+        if not (isinstance(self.gap_tolerance, int | float) and 0 <= self.gap_tolerance < 1):
+            raise ValidationError(
+                f"{where}.gap_tolerance", f"must be a number in [0, 1) (got {self.gap_tolerance!r})"
+            )
         for field in ("integral", "trainable"):
             unknown = set(getattr(self, field)) - set(self.schemes)
             if unknown:

@@ -62,8 +62,18 @@ def solve_sp2(
     min_rate: FloatArray,
     *,
     flat_above_kink: bool = False,
+    reachable: FloatArray | None = None,
 ) -> SP2Solution:
     """Solve SP2 for the minimum rates ``min_rate`` (bit/s) of problem ``problem``.
+
+    ``reachable``: bandwidths on which ``p_max`` is known to reach
+    ``min_rate`` (the plan the rates were computed from: a rate no higher
+    than that plan's at a power no higher than ``p_max``). The smallest
+    bandwidths ``b_lo`` are capped at them. Far below one bit per hertz
+    (:math:`a/b \\ll 1`) the rate hardly depends on the bandwidth, so its
+    inverse is ill-conditioned: the rate of ``B`` itself mapped back to more
+    than ``B`` and SP2 was declared infeasible on a feasible plan (fuzz
+    campaign, seed 0 instance 5043: one device at :math:`a/b \\approx 10^{-4}`).
 
     Raises
     ------
@@ -77,6 +87,8 @@ def solve_sp2(
     budget = problem.bandwidth
     r = np.asarray(min_rate, dtype=float)
     b_lo = b_for_rate(r, pmax, g, n0)
+    if reachable is not None:
+        b_lo = np.minimum(b_lo, np.asarray(reachable, dtype=float))
     if not np.all(np.isfinite(b_lo)):
         i = int(np.flatnonzero(~np.isfinite(b_lo))[0])
         raise InfeasibleError(

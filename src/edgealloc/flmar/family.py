@@ -9,7 +9,7 @@ from ._fuzz import check_result, random_document
 from .present import FlmarPresenter
 from .problem import FlmarProblem
 from .scenario import compile_flmar
-from .solvers import SCHEMES
+from .solvers import GAP_RTOL, SCHEMES
 
 __all__ = ["ALIASES", "FAMILY"]
 
@@ -63,5 +63,6 @@ FAMILY = Family(
     trainable=frozenset(),
     demo_presets=("mar-paper",),
     presenter=FlmarPresenter(),
+    gap_tolerance=GAP_RTOL,
     **_HOOKS,
 )

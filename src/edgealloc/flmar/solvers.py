@@ -206,7 +206,7 @@ def _bcd(
         cycles = problem.cycles_per_round * problem.cycle_factors[k]
         r_min = problem.bits / (s1.tau - cycles / f)
         r_min = np.minimum(r_min, rate(b, p, problem.channel_gain, problem.noise_psd))
-        s2 = solve_sp2(problem, r_min)
+        s2 = solve_sp2(problem, r_min, reachable=b)  # b reaches r_min at p <= p_max
         b, p = s2.bandwidth, s2.power
         obj = _objective(problem, b, p, f, k)
         if obj < best_obj:
@@ -394,7 +394,7 @@ def solve_comm_only(problem: FlmarProblem) -> Result:
         raise _clock_error("comm-only", problem, need)
     f = np.clip(need, problem.frequency_min, problem.frequency_max)
     r_min = problem.bits / (cap - cycles / f)
-    s2 = solve_sp2(problem, r_min)
+    s2 = solve_sp2(problem, r_min, reachable=b0)  # cap - cycles / f >= t_up: b0 reaches r_min
     return _result(
         problem,
         "comm-only",
@@ -461,7 +461,7 @@ def solve_yang2021(problem: FlmarProblem) -> Result:
     for _ in range(MAX_PASSES):
         iterations += 1
         f = np.clip(cycles / (cap - t), problem.frequency_min, problem.frequency_max)
-        s2 = solve_sp2(problem, problem.bits / t, flat_above_kink=True)
+        s2 = solve_sp2(problem, problem.bits / t, flat_above_kink=True, reachable=b)
         b, p = s2.bandwidth, s2.power
         t = _upload_time(problem, b, p)
         ev = problem.evaluate(b, p, f, problem.resolutions[k])
