@@ -246,6 +246,46 @@ def test_flower_and_edgealloc_train_give_the_same_model_every_round(tmp_path: Pa
         assert row["energy_j"] == pytest.approx(record.final["energy_j"], rel=1e-12)
 
 
+def test_feel_federation_and_edgealloc_train_give_the_same_model_every_round(
+    tmp_path: Path,
+) -> None:
+    """Item 3 for ``feel``: the B_k-weighted gradient rounds of a real Flower simulation and of
+    ``edgealloc train`` (``train_feel``) from the same plan, seed and partition: same model,
+    same simulated clock and energy after every round, with the same sqrt(B) learning rate."""
+    import edgealloc
+    from edgealloc.feel import FeelProblem
+    from edgealloc.integrations.flower import simulate
+    from edgealloc.learn import TrainOptions, load_dataset
+    from edgealloc.learn.feel_training import train_feel
+    from edgealloc.learn.models import model_for
+
+    settings = FlowerSettings.create("feel-cpu", rounds=2, overrides={"devices": 3}, lr=0.1)
+    run = simulate(settings, tmp_path / "run", keep_arrays=True)
+    assert run.history.done
+    plans = {p["round"]: p for p in run.history.plans}
+    problem = FeelProblem.from_dict(plans[1]["problem"])
+    result = edgealloc.solve(problem, "optimal")
+    assert plans[1]["result"]["batch"] == list(result.batch)
+    for row in run.history.clients:
+        assert row["status"] == "ok" and row["batch_size"] == result.batch[row["device"]]
+    data = load_dataset("digits", seed=0)
+    spec = model_for(data, "mlp")
+    for rounds in (1, 2):
+        options = TrainOptions(cycles=rounds, lr=0.1, seed=0, mode="federated")
+        record = train_feel(problem, result, data, spec=spec, options=options)
+        flower_model = run.strategy.models[rounds]
+        scale = max(float(np.abs(v).max()) for v in flower_model.values())
+        assert set(flower_model) == set(record.params)
+        for name, value in record.params.items():
+            np.testing.assert_allclose(flower_model[name], value.numpy(), rtol=0, atol=1e-5 * scale)
+        row = run.history.rounds[rounds]
+        assert row["test_accuracy"] == pytest.approx(record.final["test_accuracy"], abs=1e-12)
+        assert row["sim_time_s"] == pytest.approx(record.final["sim_time_s"], rel=1e-12)
+        assert row["energy_j"] == pytest.approx(record.final["energy_j"], rel=1e-9)
+    first = next(iter(run.strategy.models[1]))
+    assert not np.allclose(run.strategy.models[1][first], run.strategy.models[2][first])
+
+
 @needs_proc
 def test_deployment_runs_real_superlink_and_supernodes_on_loopback(tmp_path: Path) -> None:
     from edgealloc.integrations.flower._procs import alive

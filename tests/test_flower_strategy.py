@@ -222,6 +222,7 @@ def test_feel_rounds_are_the_engines_gradient_averaging() -> None:
     import torch
 
     from edgealloc.learn.engine import gradient_averaging_step
+    from edgealloc.learn.feel_training import feel_learning_rate
 
     s = FlowerSettings.create(
         "feel-cpu", rounds=2, overrides={"devices": 3}, node_wait_s=1.0, lr=0.1
@@ -238,7 +239,9 @@ def test_feel_rounds_are_the_engines_gradient_averaging() -> None:
             idx = ws.draw(pid, plan["result"]["batch"][k], rnd)
             xs.append(ws.x_all[idx])
             ys.append(ws.data.y_train[idx])
-        expect, _ = gradient_averaging_step(ws.spec, start, xs, ys, lr=0.1, batched=False)
+        eta = feel_learning_rate(0.1, sum(len(x) for x in xs))  # edgealloc train's sqrt rule
+        assert eta != 0.1
+        expect, _ = gradient_averaging_step(ws.spec, start, xs, ys, lr=eta, batched=False)
         for name, value in strategy.models[rnd].items():
             np.testing.assert_allclose(value, expect[name].numpy(), rtol=0, atol=1e-6)
     rounds = history.rounds

@@ -514,7 +514,8 @@ def _feel_compile(settings: Any, ws: Any, profiles: Sequence[DeviceProfile]) -> 
         distance_m=[p.distance_m for p in profiles],
         uplink_rate_bps=uplink.tolist(),
         downlink_rate_bps=downlink.tolist(),
-        tx_power_w=up_power.tolist(),
+        # the shape compile_feel writes, which edgealloc.learn.feel_energy reads
+        tx_power_w={"uplink": up_power.tolist(), "downlink": float(down_power[0])},
         classes=[p.device_class or "node" for p in profiles],
         partition_ids=[p.partition_id for p in profiles],
         profiles="reported by the nodes",
@@ -526,20 +527,17 @@ def _feel_compile(settings: Any, ws: Any, profiles: Sequence[DeviceProfile]) -> 
 
 
 def _feel_energy(problem: Any, batch: np.ndarray, kappa: float) -> np.ndarray:
-    """Per device: computing (CPU, :math:`\\kappa C f_k^2 B_k`) and uploading (:math:`P s / R^U`).
+    """Joules per device of one round: :func:`edgealloc.learn.feel_energy.feel_round_energy`.
 
-    [MEL-async] eqs. (8)-(9) applied to FEEL's gradient computation (eq. (9))
-    and upload; on a GPU the computing energy is unknown and left out.
+    The ledger of ``edgealloc train``, so that both engines charge the same:
+    computing (CPU :math:`\\kappa C f_k^2 B_k`; GPU its board power times
+    :math:`t_k(B_k)`) plus uploading :math:`P_k s / R^U_k`.
     """
-    from ...system import kappa_energy
+    from ...learn.feel_energy import feel_round_energy
 
     b = np.asarray(batch, dtype=float)
-    power = np.asarray((problem.meta or {}).get("tx_power_w", np.zeros(problem.n_devices)))
-    transmit = np.where(b > 0, power * problem.gradient_bits / problem.uplink_rate, 0.0)
-    if problem.gpu is None:
-        compute = kappa_energy(float(problem.cycles_per_sample) * b, problem.cpu_hz, kappa)
-        return np.asarray(compute, dtype=float) + transmit
-    return transmit
+    spent = feel_round_energy(problem, np.maximum(b, 0.0), kappa=kappa).total_j
+    return np.where(b > 0, spent, 0.0)
 
 
 def _feel_configs(
@@ -601,7 +599,17 @@ def _feel_ledger(
 def _feel_aggregate(
     global_arrays: Arrays, replies: Sequence[Arrays], weights: np.ndarray, lr: float
 ) -> dict[str, np.ndarray]:
-    return weighted_gradient_step(global_arrays, replies, weights, lr=lr)
+    """The B_k-weighted gradient step at the rate ``edgealloc train`` uses.
+
+    :math:`\\eta = \\eta_{ref}\\sqrt{B/B_{ref}}`:
+    ``lr`` is the rate at the reference batch :math:`B_{ref} = 128`
+    (:func:`edgealloc.learn.feel_training.feel_learning_rate`, the paper's
+    square-root rule); :math:`B` is the examples of the nodes aggregated.
+    """
+    from ...learn.feel_training import feel_learning_rate
+
+    eta = feel_learning_rate(lr, float(np.sum(weights))) if len(weights) else lr
+    return weighted_gradient_step(global_arrays, replies, weights, lr=eta)
 
 
 FEEL = FlowerFamily(
