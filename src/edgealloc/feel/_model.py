@@ -88,11 +88,11 @@ def water_fill(offset: FloatArray, weight: FloatArray) -> tuple[float, FloatArra
     if t <= busiest:  # some w_k below the rounding of a_k: start one step past max(a)
         t = float(np.nextafter(busiest, math.inf))
     for _ in range(200):
-        x = t - a
-        f = float((w / x).sum()) - 1.0
+        inv = 1.0 / (t - a)
+        f = float(np.dot(w, inv)) - 1.0
         if f <= 0.0:
             break
-        step = f / float((w / (x * x)).sum())
+        step = f / float(np.dot(w, inv * inv))
         if not step > _NEWTON_RTOL * abs(t):  # converged (or underflowed)
             break
         t += step
@@ -100,7 +100,7 @@ def water_fill(offset: FloatArray, weight: FloatArray) -> tuple[float, FloatArra
         raise SolverError("water_fill: Newton's method did not converge")
     # Step to the feasible side, so that the shares fit the frame without rescaling
     # (rescaling would lengthen every device's upload when one is ill-conditioned).
-    step = 4 * np.finfo(float).eps * abs(t)
+    step = _NEWTON_RTOL * abs(t)
     for _ in range(80):
         shares = w / (t - a)
         if float(shares.sum()) <= 1.0:

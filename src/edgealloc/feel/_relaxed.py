@@ -130,32 +130,77 @@ class Continuous:
         self._rho: float | None = None  # last root, a warm start for the next
 
     # ------------------------------------------------------------ fixed T
-    def at(self, T: float) -> RelaxedPoint | None:
-        """The continuous optimum at round time ``T`` (``None`` below :attr:`t_min`)."""
+    def at(self, T: float, *, inside: bool = False) -> RelaxedPoint | None:
+        """The continuous optimum at round time ``T`` (``None`` below :attr:`t_min`).
+
+        ``inside``: the caller knows ``t_min < T < t_full`` (the search of
+        :meth:`optimum`), so the two feasibility tests are skipped and the
+        root is first tried in closed form (:meth:`_split_root`).
+        """
         dev = self.dev
         w, a = dev.w, self.a
         x_lo = T - self.t_low  # largest x: batch at its lower bound
-        if (x_lo <= 0).any() or float((w / x_lo).sum()) > 1.0:
-            return None
         x_hi = T - self.t_max  # smallest x: batch at B^max (no clip when <= 0)
-        if (x_hi > 0).all() and float((w / x_hi).sum()) <= 1.0:
-            return self._point(T, x_hi, 0.0)
-
-        rho_hi = float((x_lo / a).max())  # every device at its lower bound: feasible
-        # one candidate per device: x_hi / a where B^max is reachable, else w / a
-        cands = np.where(x_hi > 0, x_hi, w) / a
-        rho_lo = 0.5 * float(cands.min())  # frame over-used there (see the module notes)
-        rho = _share_root(w, a, self.wa, x_hi, x_lo, rho_lo, rho_hi, self._rho)
+        if not inside:
+            if x_lo.min() <= 0 or float(np.dot(w, 1.0 / x_lo)) > 1.0:
+                return None
+            if x_hi.min() > 0 and float(np.dot(w, 1.0 / x_hi)) <= 1.0:
+                return self._point(T, x_hi, 0.0)
+        # within the search of optimum() the split rarely changes between two steps
+        rho = self._split_root(x_hi, x_lo) if inside else None
+        if rho is None:
+            rho_hi = float((x_lo / a).max())  # every device at its lower bound: feasible
+            # one candidate per device: x_hi / a where B^max is reachable, else w / a
+            cands = np.where(x_hi > 0, x_hi, w) / a
+            rho_lo = 0.5 * float(cands.min())  # frame over-used there (see the module notes)
+            rho = _share_root(w, a, self.wa, x_hi, x_lo, rho_lo, rho_hi, self._rho)
         self._rho = rho
         x = np.minimum(np.maximum(rho * a, x_hi), x_lo)
         return self._point(T, x, rho)
 
+    def _split_root(self, x_hi: FloatArray, x_lo: FloatArray) -> float | None:
+        r"""The root :math:`\rho` in closed form, if the last root's split still holds.
+
+        With the devices split as at the last root :math:`\rho_0` (free where
+        :math:`x^{hi}_k < \rho_0 a_k < x^{lo}_k`, clipped elsewhere), the
+        time-sharing equation reads :math:`Q + S/\rho = 1` with :math:`Q` the
+        clipped devices' :math:`\sum w_k/x_k` and :math:`S = \sum_{free} w_k/a_k`:
+        :math:`\rho = S/(1 - Q)`, exact when the split is unchanged. Accepted
+        when the equation holds on its feasible side within ``64 eps``
+        (stepped up by a few ulps where rounding left it a hair over the
+        frame); ``None`` otherwise (:func:`_share_root` takes over). One
+        evaluation instead of the two or more Newton steps of the search.
+        """
+        rho0 = self._rho
+        if rho0 is None:
+            return None
+        w, a = self.dev.w, self.a
+        y = rho0 * a
+        free = (y > x_hi) & (y < x_lo)
+        s = float(np.dot(self.wa, free))
+        if not s > 0:
+            return None
+        x0 = np.minimum(np.maximum(y, x_hi), x_lo)
+        q = float(np.dot(w, np.where(free, 0.0, 1.0 / x0)))
+        if not q < 1.0:
+            return None
+        rho = s / (1.0 - q)
+        for _ in range(4):
+            x = np.minimum(np.maximum(rho * a, x_hi), x_lo)
+            excess = float(np.dot(w, 1.0 / x)) - 1.0
+            if excess <= 0.0:
+                return rho if excess >= -64 * _EPS else None
+            if excess > 64 * _EPS:
+                return None
+            rho *= 1.0 + 2.0 * excess + 4 * _EPS
+        return None
+
     def _point(self, T: float, x: FloatArray, rho: float) -> RelaxedPoint:
         dev = self.dev
         b = dev.threshold + (T - dev.base - x) / dev.slope
-        b = np.clip(b, self.low, float(dev.bmax))
-        slope = rho * rho * float((dev.w / (x * x)).sum())
-        return RelaxedPoint(T=T, batch=b, x=x, rho=rho, total=float(b.sum()), slope=slope)
+        b = np.minimum(np.maximum(b, self.low), float(dev.bmax))
+        slope = rho * rho * float(np.dot(dev.w, 1.0 / (x * x))) if rho else 0.0
+        return RelaxedPoint(T=T, batch=b, x=x, rho=rho, total=float(np.add.reduce(b)), slope=slope)
 
     def ratio(self, T: float, t_down: float) -> float:
         r""":math:`\sqrt{N_c(T)} / (T + T_D)` (the efficiency bound without :math:`\xi`)."""
@@ -168,34 +213,27 @@ class Continuous:
 
     # ------------------------------------------------------------ optimum
     def optimum(self, t_down: float) -> RelaxedPoint:
-        """The continuous optimum over ``T`` (equivalently over ``B``): root of ``G``."""
+        """The continuous optimum over ``T`` (equivalently over ``B``): root of ``G``.
+
+        ``G`` decreases on ``(t_min, t_full)``. Its root is found by
+        :meth:`_newton`, which evaluates an end of the interval only when an
+        iterate would leave through it (a point with ``G > 0`` already proves
+        ``G(t_min) > 0``, one with ``G < 0`` proves ``G(t_full) < 0``): where
+        ``G(t_min) <= 0`` the optimum is ``t_min``, where ``G(t_full) >= 0`` it
+        is the corner with every batch at ``B^max``.
+        """
         lo = self.t_min * (1 + 1e-13)
         hi = self.t_full * (1 - 1e-13)
-
-        def g(T: float) -> float:
-            pt = self.at(T)
-            if pt is None:  # pragma: no cover - T above t_min
-                return math.inf
-            return pt.slope * (T + t_down) - 2.0 * pt.total
-
         if hi <= lo:  # every batch already at its upper bound at t_min
             return self._full()
-        g_lo, g_hi = g(lo), g(hi)
-        if g_lo <= 0:
-            T = lo
-        elif g_hi >= 0:
-            return self._full()
-        else:
-            # Full precision: the peak may sit on a kink, where G is not smooth.
-            T = self._newton(lo, hi, self.guess(t_down), t_down)
-        pt = self.at(T)
-        if pt is None:  # pragma: no cover - defensive
-            return self._fail()
+        pt = self._newton(lo, hi, self.guess(t_down), t_down)
+        full = self._full()
+        if pt is None:  # G(t_full) >= 0: the corner
+            return full
         # Near t_full the multiplier tends to 0 and G's sign is rounding: a root found
         # a hair below t_full (total 174.9997 of 175) can be worse than the corner where
         # every batch is B^max (found by the fuzz campaign, 57 of 10,000 instances, up to
         # 7.9e-7 relative). The corner is a candidate of the same problem: keep the better.
-        full = self._full()
         if math.sqrt(full.total) / (full.T + t_down) > math.sqrt(pt.total) / (pt.T + t_down):
             return full
         return pt
@@ -214,8 +252,15 @@ class Continuous:
         b = np.full(dev.k, float(dev.bmax))
         return RelaxedPoint(T=T, batch=b, x=x, rho=0.0, total=float(b.sum()), slope=0.0)
 
-    def _newton(self, a: float, b: float, start: float, t_down: float) -> float:
-        r"""The root of the decreasing ``G`` in ``(a, b)`` (``G(a) > 0 > G(b)``).
+    def _g(self, T: float, t_down: float) -> tuple[float, RelaxedPoint | None]:
+        """``G(T)`` and the point at ``T`` (``t_min < T < t_full``)."""
+        pt = self.at(T, inside=True)
+        if pt is None:  # pragma: no cover - T above t_min
+            return math.inf, None
+        return pt.slope * (T + t_down) - 2.0 * pt.total, pt
+
+    def _newton(self, a: float, b: float, start: float, t_down: float) -> RelaxedPoint | None:
+        r"""The point at the root of the decreasing ``G`` on ``[a, b]``; ``None`` if ``G(b) >= 0``.
 
         Newton's method on ``G`` safeguarded by bisection: at each point the
         slope is exact for the current split of the devices (free ones at
@@ -225,46 +270,59 @@ class Continuous:
         :math:`N_c'' = -2\rho^2 (E + D^2 r)` and
         :math:`G' = N_c''(T + T_D) - N_c'`. Piecewise smooth and continuous, ``G``
         is then solved in a few steps once the split settles; a step that leaves
-        the bracket bisects it instead. Stops at a relative ``4 eps``.
+        the bracket bisects it instead. Stops at a relative ``4 eps``. The ends
+        ``a`` and ``b`` are evaluated only when a step would leave through an
+        end whose sign no evaluation has settled yet (``G(a) <= 0``: the point
+        at ``a``).
         """
         dev = self.dev
+        a_known = b_known = False  # the sign of G at a (> 0) and at b (< 0) settled
+        pt_a: RelaxedPoint | None = None
+        pt_b: RelaxedPoint | None = None
         T = start if a < start < b else math.sqrt(a * b)
         for _ in range(300):
-            pt = self.at(T)
+            g, pt = self._g(T, t_down)
             if pt is None:  # pragma: no cover - T above t_min
-                a = T
+                a, a_known = T, True
                 T = 0.5 * (a + b)
                 continue
-            g = pt.slope * (T + t_down) - 2.0 * pt.total
             if g > 0:
-                a = T
+                a, a_known, pt_a = T, True, pt
             elif g < 0:
-                b = T
+                b, b_known, pt_b = T, True, pt
             else:
-                return T
-            if b - a <= 4 * _EPS * b:
-                return b
+                return pt
+            if a_known and b_known and b - a <= 4 * _EPS * b:
+                return pt_b
             nxt = math.nan
             if pt.rho > 0:
-                y = pt.rho * self.a
-                free = (y > T - self.t_max) & (y < T - self.t_low)
-                s = float(self.wa[free].sum())
+                clip = pt.x != pt.rho * self.a  # x = clip(rho a, x_hi, x_lo): clipped ones moved
+                s = float(np.dot(self.wa, ~clip))
                 if s > 0:
-                    clip = ~free
-                    xc = pt.x[clip]
-                    wc = dev.w[clip]
-                    d = float((wc / (xc * xc)).sum())
-                    e = float((wc / (xc * xc * xc)).sum())
+                    inv = 1.0 / pt.x
+                    wc = np.where(clip, dev.w, 0.0) * (inv * inv)
+                    d = float(np.add.reduce(wc))
+                    e = float(np.dot(wc, inv))
                     n2 = -2.0 * pt.rho * pt.rho * (e + d * d * pt.rho / s)
                     g1 = n2 * (T + t_down) - pt.slope
                     if g1 < 0:
                         nxt = T - g / g1
             if abs(nxt - T) <= 4 * _EPS * T:
-                return T  # a Newton step below rounding: T is the root
-            if not a < nxt < b:
+                return pt  # a Newton step below rounding: T is the root
+            if not (a < nxt < b):
+                if not a_known and not nxt > a:  # leaving through a: settle its sign
+                    g_a, pt_a = self._g(a, t_down)
+                    if g_a <= 0:
+                        return pt_a
+                    a_known = True
+                elif not b_known and not nxt < b:  # leaving through b
+                    g_b, pt_b = self._g(b, t_down)
+                    if g_b >= 0:
+                        return None
+                    b_known = True
                 nxt = 0.5 * (a + b)
             T = nxt
-        return T  # pragma: no cover - bisection alone ends within 300 halvings
+        return pt_b if pt_b is not None else pt  # pragma: no cover - bisection ends earlier
 
     def guess(self, t_down: float) -> float:
         r"""The optimum if no batch were clipped: :math:`T = T_D - 2(C_0 - S^2)/\sum_k V_k`.
@@ -279,22 +337,6 @@ class Continuous:
         c0 = float((d.threshold - d.base * v).sum())
         s = float((np.sqrt(d.w * v)).sum())
         return t_down - 2.0 * (c0 - s * s) / float(v.sum())
-
-    @staticmethod
-    def _bracket(g, lo: float, hi: float, start: float) -> tuple[float, float]:
-        """A sign change of the decreasing ``g`` near ``start``: steps grow 4-fold from 1e-3."""
-        t = min(max(start, lo), hi)
-        if t in (lo, hi):
-            return lo, hi
-        sign = g(t) > 0  # the root is to the right when g > 0
-        inner, width = t, 1e-3
-        while True:
-            nxt = t * (1 + width) if sign else t * (1 - width)
-            if (sign and nxt >= hi) or (not sign and nxt <= lo):
-                return (inner, hi) if sign else (lo, inner)
-            if (g(nxt) > 0) != sign:
-                return (inner, nxt) if sign else (nxt, inner)
-            inner, width = nxt, 4 * width
 
     def _fail(self) -> RelaxedPoint:  # pragma: no cover - defensive
         raise SolverError("continuous relaxation: no feasible round time found")
