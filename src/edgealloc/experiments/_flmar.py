@@ -54,6 +54,7 @@ __all__ = [
     "pair_summary",
     "plot_energy_time",
     "reduction",
+    "solve_each",
     "solve_task",
     "sweep_experiment",
 ]
@@ -85,12 +86,16 @@ PAIRS: tuple[tuple[float, float], ...] = ((0.9, 0.1), (0.5, 0.5), (0.1, 0.9))
 PAIR_SCHEMES = ["optimal", "paper", "minpixel"]
 
 
-def solve_task(task: dict[str, Any]) -> dict[str, Any]:
-    """Compile one drop of ``mar-paper`` (``task["overrides"]``, ``seed``) and solve each scheme."""
-    overrides = {**task["overrides"], "seed": task["seed"], "baseline_seed": task["seed"]}
-    problem = load_problem(PRESET, overrides=overrides)
-    out: dict[str, Any] = {}
-    for scheme in task["schemes"]:
+def solve_each(
+    problem: Any,
+    schemes: Sequence[str],
+    describe: Callable[[Any, np.ndarray, np.ndarray], dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """Each scheme's record on ``problem``: its status, and where it has a plan
+    ``describe(result, options, shares)`` (each device's option index, the share of
+    devices at each option); an error is a record with its message."""
+    out: dict[str, dict[str, Any]] = {}
+    for scheme in schemes:
         try:
             res = solve(problem, scheme, raise_infeasible=False)
         except EdgeallocError as exc:
@@ -98,21 +103,33 @@ def solve_task(task: dict[str, Any]) -> dict[str, Any]:
             continue
         rec: dict[str, Any] = {"status": res.status.value}
         if res.success and math.isfinite(res.objective):
-            a = res.allocation
-            rec.update(
-                objective=float(res.objective),
-                energy=float(a.energy),
-                energy_transmission=float(a.energy_transmission),
-                time=float(a.time),
-                mean_accuracy=float(a.mean_accuracy),
-                gap=float(res.objective - res.bound) if math.isfinite(res.bound) else None,
-            )
-            options = problem.option_index(a.resolution)
-            counts = np.bincount(options, minlength=problem.n_options) / problem.n_devices
-            for i, name in enumerate(SHARES):
-                rec[name] = float(counts[i]) if i < counts.size else None
+            options = problem.option_index(res.allocation.resolution)
+            shares = np.bincount(options, minlength=problem.n_options) / problem.n_devices
+            rec.update(describe(res, options, shares))
         out[scheme] = rec
     return out
+
+
+def _drop_record(res: Any, options: np.ndarray, shares: np.ndarray) -> dict[str, Any]:
+    a = res.allocation
+    rec: dict[str, Any] = {
+        "objective": float(res.objective),
+        "energy": float(a.energy),
+        "energy_transmission": float(a.energy_transmission),
+        "time": float(a.time),
+        "mean_accuracy": float(a.mean_accuracy),
+        "gap": float(res.objective - res.bound) if math.isfinite(res.bound) else None,
+    }
+    for i, name in enumerate(SHARES):
+        rec[name] = float(shares[i]) if i < shares.size else None
+    return rec
+
+
+def solve_task(task: dict[str, Any]) -> dict[str, Any]:
+    """Compile one drop of ``mar-paper`` (``task["overrides"]``, ``seed``) and solve each scheme."""
+    overrides = {**task["overrides"], "seed": task["seed"], "baseline_seed": task["seed"]}
+    problem = load_problem(PRESET, overrides=overrides)
+    return solve_each(problem, task["schemes"], _drop_record)
 
 
 def tasks_of(

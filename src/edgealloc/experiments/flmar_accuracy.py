@@ -65,7 +65,7 @@ from .._style import FIGURE_RC, GRID, scheme_style
 from .._version import __version__
 from ..errors import EdgeallocError, ValidationError
 from ..result import Status
-from ._flmar import SHARES
+from ._flmar import SHARES, solve_each
 from ._template import Config, Experiment, Figure, Sweep, Table
 
 __all__ = ["EXPERIMENT", "accuracy_task", "run"]
@@ -210,35 +210,26 @@ def _images(task: Mapping[str, Any]) -> Any:
     return images(d["dataset"], path=d["path"], n_samples=d["n_samples"])
 
 
+def _plan_record(res: Any, options: np.ndarray, shares: np.ndarray) -> dict[str, Any]:
+    a = res.allocation
+    return {
+        "options": [int(k) for k in options],
+        "objective": float(res.objective),
+        "energy": float(a.energy),
+        "time": float(a.time),
+        "predicted_accuracy": float(a.mean_accuracy),
+        "shares": [float(c) for c in shares],
+    }
+
+
 def _solve(task: Mapping[str, Any]) -> dict[str, Any]:
-    from ..api import load_problem, solve
+    from ..api import load_problem
 
     problem = load_problem(
         task["scenario"],
         overrides={"rho": task["rho"], "N": task["devices"], "seed": task["seed"]},
     )
-    out: dict[str, Any] = {}
-    for scheme in task["schemes"]:
-        try:
-            res = solve(problem, scheme, raise_infeasible=False)
-        except EdgeallocError as exc:
-            out[scheme] = {"status": Status.ERROR.value, "message": str(exc)}
-            continue
-        rec: dict[str, Any] = {"status": res.status.value}
-        if res.success and math.isfinite(res.objective):
-            a = res.allocation
-            options = problem.option_index(a.resolution)
-            counts = np.bincount(options, minlength=problem.n_options) / problem.n_devices
-            rec.update(
-                options=[int(k) for k in options],
-                objective=float(res.objective),
-                energy=float(a.energy),
-                time=float(a.time),
-                predicted_accuracy=float(a.mean_accuracy),
-                shares=[float(c) for c in counts],
-            )
-        out[scheme] = rec
-    return out
+    return solve_each(problem, task["schemes"], _plan_record)
 
 
 def accuracy_task(task: dict[str, Any]) -> dict[str, Any]:
