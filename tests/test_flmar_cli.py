@@ -223,7 +223,7 @@ def test_a_baseline_whose_clock_would_exceed_f_max_exits_3() -> None:
 def test_presenter_and_figure(tmp_path: Path) -> None:
     fam = registry.get_family("flmar")
     assert fam.demo_presets == ("mar-paper",) and fam.sense == "min"
-    assert fam.integral == frozenset(fam.schemes) and fam.trainable == frozenset()
+    assert fam.integral == frozenset(fam.schemes) and fam.trainable == frozenset(fam.schemes)
     p = paper_like(8, 1, weights=(0.5, 0.5, 12.0), deadline=150.0)
     results = edgealloc.compare.solve_all(p)
     pres = fam.presenter

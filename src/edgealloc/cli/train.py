@@ -172,10 +172,10 @@ def _run(
     seed: int,
     out: Path,
     sets: list[str] | None,
-    model: str,
+    model: str | None,
     mode: str | None,
     partition: str,
-    lr: float,
+    lr: float | None,
     data_path: Path | None,
     n_samples: int | None,
     eval_every: int,
@@ -204,6 +204,10 @@ def _run(
         )
     check_choice("--scheme", scheme, [*trainable, "all"])
     check_choice("--dataset", dataset, DATASETS)
+    if model is None:
+        model = str(trainer.defaults.get("model", "mlp"))
+    if lr is None:
+        lr = float(trainer.defaults.get("lr", DEFAULT_LR))
     check_choice("--model", model, _MODELS)
     from ..learn.options import TrainOptions
 
@@ -383,7 +387,14 @@ def train_command(
         Path, out_option("Directory for record.csv, record.png, allocation.json.")
     ] = Path("edgealloc-train"),
     sets: TrainSetOption = None,
-    model: Annotated[str, typer.Option("--model", help="mlp, cnn or linear.")] = "mlp",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="mlp, cnn or linear; default mlp (flmar: cnn, for images at a resolution).",
+            show_default=False,
+        ),
+    ] = None,
     mode: Annotated[
         str | None,
         typer.Option(
@@ -398,13 +409,14 @@ def train_command(
         typer.Option("--partition", help="Federated partition: iid, shards or unbalanced."),
     ] = "iid",
     lr: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--lr",
-            help="Learning rate of the local steps (feel: the rate at a global batch of 128, "
-            "scaled by sqrt(B / 128)).",
+            help=f"Learning rate of the local steps; default {DEFAULT_LR:g} (flmar: 0.5). "
+            "feel: the rate at a global batch of 128, scaled by sqrt(B / 128).",
+            show_default=False,
         ),
-    ] = DEFAULT_LR,
+    ] = None,
     data_path: Annotated[
         Path | None,
         typer.Option("--data-path", help="Folder with the MNIST IDX or CIFAR-10 files."),
