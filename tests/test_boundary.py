@@ -49,6 +49,10 @@ from edgealloc.errors import EdgeallocError, ValidationError
 from edgealloc.result import Result, Status
 
 FAMILIES = registry.families()
+
+#: No NumPy RuntimeWarning reaches a user before the one-line error (absurd dB and dBm
+#: levels overflowed to inf with a warning before the field was named).
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 WITH_DOCUMENTS = [name for name, fam in FAMILIES.items() if fam.random_document is not None]
 ENTRIES = (
     "problem_from_dict",
@@ -542,3 +546,26 @@ def test_every_family_refuses_meta_that_is_not_json_data(name: str) -> None:
     with pytest.raises(ValidationError) as info:
         family.problem.from_dict({**doc, "meta": {"a": {1, 2}}})
     assert info.value.field == "meta.a" and "must be JSON data" in info.value.problem
+
+
+@pytest.mark.parametrize(
+    ("preset", "key", "value", "field"),
+    [
+        ("mar-paper", "p_max", 1e5, "devices.tx_power_dbm.max"),
+        ("feel-cpu", "link.tx_power_dbm.uplink", 5000.0, "link.tx_power_dbm.uplink"),
+        ("mel-sync", "link.noise_psd_dbm_hz", -1e4, "link.noise_psd_dbm_hz"),
+        ("xr-d2d", "d2d.tx_power_dbm", 4000.0, "d2d.tx_power_dbm"),
+    ],
+)
+def test_absurd_power_levels_name_their_field_without_a_warning(preset, key, value, field):
+    """A level beyond +-300 dBm is refused by the scenario (1e5 dBm overflowed to an infinite
+    power with a NumPy RuntimeWarning, then an error named the canonical power[1])."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValidationError) as info:
+            edgealloc.load_problem(preset, overrides={key: value})
+    assert field in info.value.field, str(info.value)  # with the alias the user typed
+    assert "must be" in info.value.problem and "300" in info.value.problem
+    edgealloc.load_problem(preset, overrides={key: 299.0 if value > 0 else -299.0})

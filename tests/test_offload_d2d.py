@@ -412,3 +412,16 @@ def test_bad_link_rate(link_rate) -> None:
     with pytest.raises(ValidationError) as info:
         OffloadD2DProblem.from_dict(doc)
     assert info.value.field.startswith("link_rate")
+
+
+def test_the_lp_has_a_time_limit_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HiGHS gets LP_TIME_LIMIT_S per solve: an ill-conditioned file cannot make it iterate
+    for many minutes; hitting the limit is one SolverError naming it."""
+    import edgealloc.offload._d2d as d2d
+    from edgealloc.errors import SolverError
+
+    problem = edgealloc.load_problem("xr-d2d", overrides={"devices": 40})
+    assert d2d.LP_TIME_LIMIT_S == 120.0
+    monkeypatch.setattr(d2d, "LP_TIME_LIMIT_S", 1e-6)
+    with pytest.raises(SolverError, match="stops after 1e-06 s"):
+        edgealloc.solve(problem, "optimal")

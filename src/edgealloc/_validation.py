@@ -34,11 +34,13 @@ from pydantic_core import PydanticCustomError
 from .errors import ValidationError
 
 __all__ = [
+    "DBM_RANGE",
     "MAX_BANDWIDTH_HZ",
     "MAX_COUNT",
     "MAX_MAGNITUDE",
     "MIN_MAGNITUDE",
     "CanonicalProblem",
+    "Dbm",
     "FloatArray",
     "FrozenModel",
     "LaxInt",
@@ -74,6 +76,10 @@ MIN_MAGNITUDE = 1e-60
 #: bands give link rates whose LPs no solver conditions well (a 9e15 Hz D2D band
 #: left HiGHS iterating for minutes).
 MAX_BANDWIDTH_HZ = 1e12
+#: Range of a power level in dBm (or a density in dBm/Hz) a scenario accepts:
+#: 1e-33 W to 1e27 W, beyond any radio, so every watt value derived from one is a
+#: finite canonical number (1e5 dBm overflowed to an infinite power before).
+DBM_RANGE = (-300.0, 300.0)
 #: Largest magnitude of an integer (a count) in a canonical problem: 2**53,
 #: up to which float64 represents every integer exactly.
 MAX_COUNT = 2**53
@@ -206,6 +212,8 @@ def _lax(integer: bool) -> Any:
 
 #: A scenario's real number inside a container (``list[LaxReal]``): see :func:`lax_number_problem`.
 LaxReal = Annotated[float, BeforeValidator(_lax(False))]
+#: A power level in dBm (or a density in dBm/Hz), within :data:`DBM_RANGE`.
+Dbm = Annotated[float, pydantic.Field(ge=DBM_RANGE[0], le=DBM_RANGE[1], allow_inf_nan=False)]
 #: A scenario's integer inside a container (``list[LaxInt]``).
 LaxInt = Annotated[int, BeforeValidator(_lax(True))]
 

@@ -22,7 +22,8 @@ def db_to_linear(db: ArrayLike) -> FloatArray | float:
     >>> float(db_to_linear(30.0))
     1000.0
     """
-    out = np.power(10.0, np.asarray(db, dtype=float) / 10.0)
+    with np.errstate(over="ignore"):  # an absurd level is inf; validation names its field
+        out = np.power(10.0, np.asarray(db, dtype=float) / 10.0)
     return float(out) if out.ndim == 0 else out
 
 
@@ -47,7 +48,8 @@ def dbm_to_w(dbm: ArrayLike) -> FloatArray | float:
     >>> round(float(dbm_to_w(23.0)), 6)
     0.199526
     """
-    out = np.power(10.0, (np.asarray(dbm, dtype=float) - 30.0) / 10.0)
+    with np.errstate(over="ignore"):  # an absurd level is inf; validation names its field
+        out = np.power(10.0, (np.asarray(dbm, dtype=float) - 30.0) / 10.0)
     return float(out) if out.ndim == 0 else out
 
 

@@ -279,7 +279,8 @@ def paper_plan(
         used = float(r.sum())
         if used > 1.0:
             alg.converged &= used <= 1.0 + 1e-6
-            r /= used
+            with np.errstate(invalid="ignore"):  # inf shares: not converged, said so
+                r /= used
     rounded = np.ceil(batch - 1e-9) if round_up else np.floor(batch + 0.5)
     rounded = np.clip(rounded, 1, dev.bmax).astype(np.int64)
     return PaperOutcome(

@@ -29,6 +29,7 @@ import pydantic
 
 from .._validation import (
     MAX_BANDWIDTH_HZ,
+    Dbm,
     LaxReal,
     ScenarioModel,
     lax_mapping_numbers,
@@ -96,8 +97,8 @@ class Devices(_Strict):
 
 
 class Power(_Strict):
-    uplink: float = pydantic.Field(allow_inf_nan=False)
-    downlink: float = pydantic.Field(allow_inf_nan=False)
+    uplink: Dbm
+    downlink: Dbm
 
 
 class Frame(_Strict):
@@ -107,7 +108,7 @@ class Frame(_Strict):
 
 class Link(_Strict):
     bandwidth_hz: float = pydantic.Field(gt=0, le=MAX_BANDWIDTH_HZ, allow_inf_nan=False)
-    noise_psd_dbm_hz: float = pydantic.Field(allow_inf_nan=False)
+    noise_psd_dbm_hz: Dbm
     tx_power_dbm: Power
     pathloss: dict[str, Any]
     fading: Literal["none", "rayleigh"] = "rayleigh"

@@ -38,7 +38,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pydantic
 
-from .._validation import LaxReal, ScenarioModel, check_memory, validate_model
+from .._validation import Dbm, LaxReal, ScenarioModel, check_memory, validate_model
 from ..errors import ValidationError
 from ..system.fleet import uniform_disc
 from ..system.radio import pathloss_from_spec
@@ -63,6 +63,13 @@ class Range(_Strict):
 
     min: float | None = pydantic.Field(**_FINITE)
     max: float = pydantic.Field(**_FINITE)
+
+
+class DbmRange(_Strict):
+    """A per-device range of power levels ``[min, max]`` in dBm (``min: null`` is 0 W)."""
+
+    min: Dbm | None
+    max: Dbm
 
 
 class Uniform(_Strict):
@@ -92,7 +99,7 @@ class Devices(_Strict):
     placement: Placement
     samples: float = pydantic.Field(gt=0, **_FINITE)
     cycles_per_sample: float | Uniform
-    tx_power_dbm: Range
+    tx_power_dbm: DbmRange
     cpu_hz: Range
     capacitance: float = pydantic.Field(gt=0, **_FINITE)
 
@@ -101,7 +108,7 @@ class Link(_Strict):
     """The FDMA uplink."""
 
     bandwidth_hz: float = pydantic.Field(gt=0, **_FINITE)
-    noise_psd_dbm_hz: float = pydantic.Field(**_FINITE)
+    noise_psd_dbm_hz: Dbm
     pathloss: dict[str, Any]
     shadowing_db: float = pydantic.Field(default=0.0, ge=0, **_FINITE)
 

@@ -37,6 +37,7 @@ import pydantic
 
 from .._validation import (
     MAX_BANDWIDTH_HZ,
+    Dbm,
     LaxInt,
     LaxReal,
     ScenarioModel,
@@ -98,13 +99,13 @@ class Devices(_Strict):
     count: int = pydantic.Field(ge=1)
     classes: dict[str, NonNegReal] = pydantic.Field(min_length=1)
     cpu_hz: dict[str, PositiveReal] | None = None
-    tx_power_dbm: float | None = pydantic.Field(default=None, allow_inf_nan=False)
+    tx_power_dbm: Dbm | None = None
     placement: Placement
 
 
 class Link(_Strict):
     bandwidth_hz: float = pydantic.Field(gt=0, le=MAX_BANDWIDTH_HZ, allow_inf_nan=False)
-    noise_psd_dbm_hz: float = pydantic.Field(allow_inf_nan=False)
+    noise_psd_dbm_hz: Dbm
     pathloss: dict[str, Any]
     fading: Literal["none", "rayleigh"] = "none"
 

@@ -94,6 +94,10 @@ SIMPLEX_MAX_LINKS = 2000
 _FEAS_TOL = 1e-10
 #: Re-solves of the LP with link variables HiGHS returned below 0 fixed at 0.
 _RESOLVES = 5
+#: Seconds HiGHS may spend on one solve of the LP (each method, each re-solve): an
+#: ill-conditioned canonical file (absurd link rates) may otherwise iterate for
+#: many minutes; the scheme then fails with a one-line SolverError that says so.
+LP_TIME_LIMIT_S = 120.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,6 +211,7 @@ def _run_highs(
     options = {
         "primal_feasibility_tolerance": _FEAS_TOL,
         "dual_feasibility_tolerance": _FEAS_TOL,
+        "time_limit": LP_TIME_LIMIT_S,
     }
     if solver == "highs-ipm":
         options["ipm_optimality_tolerance"] = _FEAS_TOL
@@ -228,7 +233,13 @@ def _solve_netted(
         solver = "highs-ipm" if solver == "highs-ds" else "highs-ds"
         res = _run_highs(A, b, n_cols, solver, upper)
         if res.status != 0:
-            raise SolverError(f"HiGHS did not solve the LP (P2): {first} / {res.message}")
+            limit = (
+                f" (each method stops after {LP_TIME_LIMIT_S:g} s: the link rates may be "
+                "too far apart for the LP to be conditioned)"
+                if res.status == 1
+                else ""
+            )
+            raise SolverError(f"HiGHS did not solve the LP (P2): {first} / {res.message}{limit}")
     return res, solver
 
 

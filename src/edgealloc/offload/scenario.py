@@ -75,7 +75,7 @@ from typing import Any, Literal
 import numpy as np
 import pydantic
 
-from .._validation import MAX_BANDWIDTH_HZ, ScenarioModel, check_memory, validate_model
+from .._validation import MAX_BANDWIDTH_HZ, Dbm, ScenarioModel, check_memory, validate_model
 from ..errors import ValidationError
 from ..system.fleet import heterogeneity, uniform_disc
 from ..system.radio import (
@@ -251,8 +251,8 @@ class D2DLink(_Strict):
 
     carrier_hz: float = pydantic.Field(gt=0, **_FINITE)
     bandwidth_hz: float = pydantic.Field(gt=0, le=MAX_BANDWIDTH_HZ, **_FINITE)
-    tx_power_dbm: float = pydantic.Field(**_FINITE)
-    noise_power_dbm: float = pydantic.Field(**_FINITE)
+    tx_power_dbm: Dbm
+    noise_power_dbm: Dbm
     max_snr_db: float = pydantic.Field(**_FINITE)
     beamwidth_deg: float = pydantic.Field(gt=0, le=360, **_FINITE)
     tx_gain_db: float | None = pydantic.Field(default=None, **_FINITE)
