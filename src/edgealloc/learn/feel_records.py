@@ -28,10 +28,9 @@ from typing import Any
 import numpy as np
 
 from .._style import GRID
-from ..result import Result
 from .feel_energy import SOURCES
 from .plots import _finish, _four_panels, _line, _log_if_wide
-from .records import RunRecord, _final_columns, _span_text
+from .records import PlanComparison, RunRecord, _final_columns, _span_text
 
 __all__ = ["FeelComparison", "FeelRecord", "plot_feel_records"]
 
@@ -123,30 +122,19 @@ class FeelRecord(RunRecord):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class FeelComparison:
+class FeelComparison(PlanComparison):
     """One :class:`FeelRecord` per scheme, trained alike (``compare_feel``).
 
-    Attributes
-    ----------
-    records
-        Scheme -> record, in the order the schemes were given.
-    results
-        Scheme -> :class:`~edgealloc.Result` of every scheme solved.
-    skipped
-        Scheme -> why it was not trained.
+    Rows: batches, round latency, energy and the final metric (:func:`summary_rows`).
     """
 
-    records: Mapping[str, FeelRecord]
-    results: Mapping[str, Result]
-    skipped: Mapping[str, str]
+    @staticmethod
+    def plot_records(records: list[RunRecord], path: str | Path, *, title: str | None) -> Path:
+        return plot_feel_records(records, path, title=title)
 
-    def plot(self, path: str | Path, *, title: str | None = None) -> Path:
-        """All records in one figure."""
-        return plot_feel_records(list(self.records.values()), path, title=title)
-
-    def summary_rows(self) -> list[dict[str, Any]]:
-        """One row per trained scheme: batches, round latency, energy and the final metric."""
-        return summary_rows(self.records)
+    @staticmethod
+    def rows(records: Mapping[str, RunRecord]) -> list[dict[str, Any]]:
+        return summary_rows(records)
 
 
 def summary_rows(records: Mapping[str, RunRecord]) -> list[dict[str, Any]]:

@@ -76,7 +76,7 @@ from .models import ModelSpec
 from .options import TrainOptions, train_options
 from .partition import partition
 from .plots import _finish, _four_panels, _line, _log_if_wide
-from .records import RunRecord, _final_columns
+from .records import PlanComparison, RunRecord, _final_columns
 from .scenario import _model_meta, _scenario_document
 from .training import (
     _check_dataset,
@@ -249,30 +249,19 @@ class FlmarRecord(RunRecord):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class FlmarComparison:
+class FlmarComparison(PlanComparison):
     """One :class:`FlmarRecord` per scheme, trained alike (:func:`compare_flmar`).
 
-    Attributes
-    ----------
-    records
-        Scheme -> record, in the order the schemes were given.
-    results
-        Scheme -> :class:`~edgealloc.Result` of every scheme solved.
-    skipped
-        Scheme -> why it was not trained.
+    Rows: resolutions, round time and energy, final accuracies (:func:`summary_rows`).
     """
 
-    records: Mapping[str, FlmarRecord]
-    results: Mapping[str, Result]
-    skipped: Mapping[str, str]
+    @staticmethod
+    def plot_records(records: list[RunRecord], path: str | Path, *, title: str | None) -> Path:
+        return plot_flmar_records(records, path, title=title)
 
-    def plot(self, path: str | Path, *, title: str | None = None) -> Path:
-        """All records in one figure."""
-        return plot_flmar_records(list(self.records.values()), path, title=title)
-
-    def summary_rows(self) -> list[dict[str, Any]]:
-        """One row per trained scheme (:func:`summary_rows`)."""
-        return summary_rows(self.records)
+    @staticmethod
+    def rows(records: Mapping[str, RunRecord]) -> list[dict[str, Any]]:
+        return summary_rows(records)
 
 
 def summary_rows(records: Mapping[str, RunRecord]) -> list[dict[str, Any]]:

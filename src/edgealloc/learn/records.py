@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..result import Result
     from .models import ModelSpec
 
-__all__ = ["LEDGER_COLUMNS", "RECORD_COLUMNS", "RunRecord"]
+__all__ = ["LEDGER_COLUMNS", "RECORD_COLUMNS", "PlanComparison", "RunRecord"]
 
 #: Columns of :meth:`RunRecord.to_csv`, in order (one row per cycle, cycle 0 = initial model).
 RECORD_COLUMNS: tuple[str, ...] = (
@@ -365,3 +365,41 @@ def _final_columns(rec: RunRecord) -> dict[str, Any]:
         rec.metric: last[rec.metric],
         "train_loss": last["train_loss"],
     }
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PlanComparison:
+    """One record per scheme, trained alike: the base of a family's comparison.
+
+    A family's subclass names its figure and its summary table as the static
+    methods ``plot_records(records, path, *, title)`` and ``rows(records)``.
+
+    Attributes
+    ----------
+    records
+        Scheme -> record, in the order the schemes were given.
+    results
+        Scheme -> :class:`~edgealloc.Result` of every scheme solved.
+    skipped
+        Scheme -> why it was not trained.
+    """
+
+    records: Mapping[str, RunRecord]
+    results: Mapping[str, Result]
+    skipped: Mapping[str, str]
+
+    @staticmethod
+    def plot_records(records: list[RunRecord], path: str | Path, *, title: str | None) -> Path:
+        raise NotImplementedError  # pragma: no cover - every subclass names its figure
+
+    @staticmethod
+    def rows(records: Mapping[str, RunRecord]) -> list[dict[str, Any]]:
+        raise NotImplementedError  # pragma: no cover - every subclass names its table
+
+    def plot(self, path: str | Path, *, title: str | None = None) -> Path:
+        """All records in one figure."""
+        return self.plot_records(list(self.records.values()), path, title=title)
+
+    def summary_rows(self) -> list[dict[str, Any]]:
+        """One row per trained scheme."""
+        return self.rows(self.records)
