@@ -178,3 +178,21 @@ def test_fuzz_gap_tolerance_is_the_certified_search_s_own() -> None:
     res = edgealloc.solve(problem, "optimal")
     assert res.status.value == "optimal"
     assert 0 <= res.objective - res.bound <= GAP_RTOL * max(1.0, abs(res.objective))
+
+
+@pytest.mark.parametrize("index", [3076, 8677])
+def test_fuzz_instances_of_the_fixed_resolution_price_search(index: int) -> None:
+    """Fuzz campaign (seed 0). 3076: the fixed-s joint Newton stalled at rounding with the
+    bandwidths 4.6e-7 over B and returned that point (optimal's own check raised
+    SolverError); a stalled point is now accepted only within STALL_RTOL. 8677: the nested
+    price search reached a price at which no bandwidth is used and divided by the sum, 0
+    (ZeroDivisionError); it now bisects there."""
+    from edgealloc import registry
+
+    family = registry.get_family("flmar")
+    problem = family.problem.from_dict(family.random_document(np.random.default_rng([0, index])))
+    res = edgealloc.solve(problem, "optimal")
+    assert family.check(problem, res, True) == []
+    assert float(np.sum(res.bandwidth)) <= problem.bandwidth * (1 + 1e-9)
+    paper = edgealloc.solve(problem, "paper").objective
+    assert res.objective <= paper + 1e-9 * abs(paper)
