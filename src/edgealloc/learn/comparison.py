@@ -174,6 +174,37 @@ def _scheme_names(schemes: Sequence[str] | None, default: list[str], family: str
     return names
 
 
+def _compare_plans(
+    problem: Any,
+    schemes: Sequence[str] | None,
+    trainable: list[str],
+    family: str,
+    not_trainable: str,
+    train_one: Callable[[Result], RunRecord],
+    make: Callable[..., Any],
+    plot_path: Any,
+) -> Any:
+    """Solve with every scheme, train each plan alike, gather them in ``make`` (a comparison).
+
+    ``schemes`` default to ``trainable``; a result that is infeasible or failed
+    is skipped with its message, a scheme outside ``trainable`` with
+    ``not_trainable``. The figure goes to ``plot_path`` unless it is None.
+    """
+    names = _scheme_names(schemes, trainable, family)
+    able = set(trainable)
+
+    def why_skipped(name: str, res: Result) -> str | None:
+        if res.status in (Status.INFEASIBLE, Status.FAILED):
+            return f"{res.status.value}: {res.message}"
+        return None if name in able else not_trainable
+
+    records, results, skipped = _train_each(problem, names, why_skipped, train_one, "plan")
+    out = make(records=records, results=results, skipped=skipped)
+    if plot_path is not None:
+        out.plot(plot_path)
+    return out
+
+
 def _train_each(
     problem: Any,
     names: Sequence[str],

@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .._style import GRID
 from .feel_energy import SOURCES
-from .plots import _finish, _four_panels, _line, _log_if_wide
+from .plots import _draw_panels, _finish, _four_panels
 from .records import PlanComparison, RunRecord, _final_columns, _span_text
 
 __all__ = ["FeelComparison", "FeelRecord", "plot_feel_records"]
@@ -176,15 +175,7 @@ def plot_feel_records(
         (axes[1, 0], "energy_j", metric, "energy spent, all devices (J)", ylabel),
         (axes[1, 1], "sim_time_s", "train_loss", "simulated training time (s)", "training loss"),
     )
-    for ax, xcol, ycol, xlabel, ylab in panels:
-        for i, rec in enumerate(records):
-            x, y = rec.columns[xcol], rec.columns[ycol]
-            keep = np.isfinite(y) & np.isfinite(x)
-            _line(ax, rec, x[keep], y[keep], i)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylab)
-        ax.grid(True, **GRID)
-        _log_if_wide(ax, records, ycol)
+    _draw_panels(records, panels)
     axes[0, 0].set_title(f"{ylabel} after each round", fontsize=10)
     axes[0, 1].set_title("against the simulated clock (the plan's latency, eq. (15))", fontsize=10)
     words = SOURCES.get(first.energy_source, first.energy_source)

@@ -61,9 +61,9 @@ import numpy as np
 from .._validation import check_choice
 from ..errors import EdgeallocWarning, InfeasibleError, ValidationError
 from ..feel.problem import FeelProblem
-from ..result import Result, Status
+from ..result import Result
 from ._runtime import progress_bar, torch_threads
-from .comparison import _scheme_names, _train_each
+from .comparison import _compare_plans
 from .data import Dataset
 from .engine import gradient_averaging_step, init_params
 from .feel_energy import feel_round_energy
@@ -457,24 +457,13 @@ def compare_feel(
     """
     opts = train_options(options, kwargs)
     _check_options(opts)
-    names = _scheme_names(schemes, trainable_feel_schemes(), _FAMILY)
-    able = set(trainable_feel_schemes())
-
-    def _why_skipped(name: str, res: Result) -> str | None:
-        if res.status in (Status.INFEASIBLE, Status.FAILED):
-            return f"{res.status.value}: {res.message}"
-        if name not in able:
-            return "fractional batches (the continuous relaxation, an upper bound)"
-        return None
-
-    records, results, skipped = _train_each(
+    return _compare_plans(
         problem,
-        names,
-        _why_skipped,
+        schemes,
+        trainable_feel_schemes(),
+        _FAMILY,
+        "fractional batches (the continuous relaxation, an upper bound)",
         lambda res: train_feel(problem, res, dataset, spec=spec, options=opts),
-        "plan",
+        FeelComparison,
+        plot_path,
     )
-    out = FeelComparison(records=records, results=results, skipped=skipped)
-    if plot_path is not None:
-        out.plot(plot_path)
-    return out

@@ -61,13 +61,12 @@ from typing import Any
 
 import numpy as np
 
-from .._style import GRID
 from ..errors import EdgeallocWarning, InfeasibleError, ValidationError
 from ..flmar.problem import FlmarProblem
 from ..flmar.scenario import compile_flmar
-from ..result import Result, Status
+from ..result import Result
 from ._runtime import progress_bar, torch_threads
-from .comparison import _scheme_names, _train_each
+from .comparison import _compare_plans
 from .data import Dataset
 from .energy import KAPPA
 from .engine import evaluate, init_params, local_sgd_cycle
@@ -75,7 +74,7 @@ from .flmar_accuracy import at_resolution, side_lengths
 from .models import ModelSpec
 from .options import TrainOptions, train_options
 from .partition import partition
-from .plots import _finish, _four_panels, _line, _log_if_wide
+from .plots import _draw_panels, _finish, _four_panels
 from .records import PlanComparison, RunRecord, _final_columns
 from .scenario import _model_meta, _scenario_document
 from .training import (
@@ -303,15 +302,7 @@ def plot_flmar_records(
         (axes[1, 0], "energy_j", metric, "energy spent, all devices (J)", ylabel),
         (axes[1, 1], "sim_time_s", "train_loss", "simulated time (s)", "training loss"),
     )
-    for ax, xcol, ycol, xlabel, ylab in panels:
-        for i, rec in enumerate(records):
-            x, y = rec.columns[xcol], rec.columns[ycol]
-            keep = np.isfinite(y) & np.isfinite(x)
-            _line(ax, rec, x[keep], y[keep], i)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylab)
-        ax.grid(True, **GRID)
-        _log_if_wide(ax, records, ycol)
+    _draw_panels(records, panels)
     axes[0, 0].set_title("mean over devices of the accuracy at their resolution", fontsize=10)
     axes[0, 1].set_title("against the simulated clock (the plan's T / R_g, eq. (11))", fontsize=10)
     axes[1, 0].set_title("against energy (the plan's E / R_g per round, eq. (9))", fontsize=10)
@@ -673,24 +664,13 @@ def compare_flmar(
     """
     opts = train_options(options, kwargs)
     check_flmar_options(opts)
-    names = _scheme_names(schemes, trainable_flmar_schemes(), _FAMILY)
-    able = set(trainable_flmar_schemes())
-
-    def _why_skipped(name: str, res: Result) -> str | None:
-        if res.status in (Status.INFEASIBLE, Status.FAILED):
-            return f"{res.status.value}: {res.message}"
-        if name not in able:
-            return "its plans do not train"
-        return None
-
-    records, results, skipped = _train_each(
+    return _compare_plans(
         problem,
-        names,
-        _why_skipped,
+        schemes,
+        trainable_flmar_schemes(),
+        _FAMILY,
+        "its plans do not train",
         lambda res: train_flmar(problem, res, dataset, spec=spec, options=opts),
-        "plan",
+        FlmarComparison,
+        plot_path,
     )
-    out = FlmarComparison(records=records, results=results, skipped=skipped)
-    if plot_path is not None:
-        out.plot(plot_path)
-    return out

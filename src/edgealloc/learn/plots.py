@@ -95,6 +95,21 @@ def _log_if_wide(ax: Any, records: Sequence[Any], ycol: str) -> None:
             ax.set_yscale("log")
 
 
+def _draw_panels(records: Sequence[Any], panels: Sequence[tuple[Any, str, str, str, str]]) -> None:
+    """Each panel ``(ax, x column, y column, x label, y label)``: every record's finite points."""
+    from .._style import GRID
+
+    for ax, xcol, ycol, xlabel, ylab in panels:
+        for i, rec in enumerate(records):
+            x, y = rec.columns[xcol], rec.columns[ycol]
+            keep = np.isfinite(y) & np.isfinite(x)
+            _line(ax, rec, x[keep], y[keep], i)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylab)
+        ax.grid(True, **GRID)
+        _log_if_wide(ax, records, ycol)
+
+
 def _finish(fig: Any, axes: Any, first: Any, title: str | None, p: Path) -> Path:
     """The training-loss panel's title, the legend and the figure title; save at 110 dpi."""
     axes[1, 1].set_title("training loss of the global model", fontsize=10)
