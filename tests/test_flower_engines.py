@@ -287,32 +287,58 @@ def test_feel_federation_and_edgealloc_train_give_the_same_model_every_round(
 
 
 @needs_proc
-def test_deployment_runs_real_superlink_and_supernodes_on_loopback(tmp_path: Path) -> None:
+def test_deployment_runs_real_superlink_and_supernodes_on_loopback_and_outlives_a_node(
+    tmp_path: Path,
+) -> None:
+    """Real processes on loopback; each node trains its plan; a SuperNode that stops is data."""
+    import signal
+
     from edgealloc.integrations.flower._procs import alive
     from edgealloc.integrations.flower.deployment import deploy
 
-    settings = FlowerSettings.create("mel-sync", rounds=1, overrides={"devices": 2, "T": 0.2})
+    settings = FlowerSettings.create("mel-sync", rounds=3, overrides={"devices": 3, "T": 0.2})
     heard: list[tuple[set[int], set[str]]] = []
+    lines: list[str] = []
+    stopped_node: list[int] = []
 
     def during_the_run(line: str) -> None:
         pids = set(descendants())
         heard.append((pids, _listening(pids)))
+        lines.append(line)
+        if line.startswith("round 1/") and not stopped_node:  # stop partition 1's SuperNode
+            node = next(
+                p for p in pids if "flower-supernode" in _cmdline(p) and "id=1 " in _cmdline(p)
+            )
+            os.kill(node, signal.SIGTERM)
+            stopped_node.append(node)
 
-    run = deploy(settings, tmp_path / "run", log=during_the_run, timeout_s=240)
+    run = deploy(settings, tmp_path / "run", log=during_the_run, timeout_s=400)
     assert run.history.done
-    assert [r["participants"] for r in run.history.rounds] == [0, 2]
-    assert len(run.started) == 4  # SuperLink, 2 SuperNodes, flwr run
-    pids, ips = heard[-1]
+    assert len(run.started) == 5  # SuperLink, 3 SuperNodes, flwr run
+    pids, ips = heard[1]  # the line of round 1, before the SuperNode was stopped
     assert set(run.started) - {run.started[-1]} <= pids  # they were all up during the run
     assert ips and ips <= LOOPBACK, ips
-    assert set(run.started) <= set(run.stopped)
-    assert not any(alive(p) for p in run.stopped)
-    plan = run.history.plans[0]
-    for row in run.history.clients:  # each SuperNode's ClientApp trained exactly its plan
-        assert row["status"] == "ok"
-        assert row["trained_steps"] == plan["result"]["tau"][row["device"]]
+    assert set(run.started) - set(stopped_node) <= set(run.stopped)  # that one was ours
+    assert not any(alive(p) for p in [*run.stopped, *stopped_node])
     logs = {p.name for p in (tmp_path / "run").glob("*.log")}
-    assert {"superlink.log", "supernode-0.log", "supernode-1.log", "flwr-run.log"} <= logs
+    assert {"superlink.log", "supernode-0.log", "supernode-2.log", "flwr-run.log"} <= logs
+    # Round 1: every SuperNode's ClientApp trained exactly its plan.
+    plans = run.history.plans
+    first = [row for row in run.history.clients if row["round"] == 1]
+    assert len(first) == 3 and all(row["status"] == "ok" for row in first)
+    for row in first:
+        assert row["trained_steps"] == plans[0]["result"]["tau"][row["device"]]
+    # The stopped SuperNode is reported once, fails round 2, and round 3 re-plans without it.
+    assert [k for k, _ in run.node_exits] == [1]
+    assert sum("SuperNode of partition 1 exited" in line for line in lines) == 1
+    assert [r["participants"] for r in run.history.rounds] == [0, 3, 2, 2]
+    assert len(run.history.rounds[2]["failures"]) == 1
+    last = plans[-1]
+    assert (last["round"], last["planned_in_round"]) == (3, 3)
+    assert last["reason"] == "failures in round 2" and last["partition_ids"] == [0, 2]
+    third = [row for row in run.history.clients if row["round"] == 3]
+    assert len(third) == 2 and all(row["status"] == "ok" for row in third)
+    assert {row["partition_id"] for row in third} == {0, 2}
 
 
 def _cmdline(pid: int) -> str:
@@ -328,7 +354,7 @@ def _cmdline(pid: int) -> str:
     [
         ("simulation", "round 0/", "ctrl-c"),  # Ray is up, the ServerApp runs
         ("deployment", "flwr-serverapp", "ctrl-c"),  # the ServerApp runs
-        ("deployment", "flwr-serverapp", "kill a supernode"),  # a failure mid-run
+        ("deployment", "flwr-serverapp", "kill the superlink"),  # a failure that ends it
     ],
 )
 def test_every_process_the_command_started_is_stopped_on_ctrl_c_and_failure(
@@ -365,8 +391,8 @@ def test_every_process_the_command_started_is_stopped_on_ctrl_c_and_failure(
         if action == "ctrl-c":
             os.kill(proc.pid, signal.SIGINT)
         else:
-            node = min(p for p, cmd in seen.items() if "flower-supernode" in cmd)
-            os.kill(node, signal.SIGKILL)
+            link = min(p for p, cmd in seen.items() if "flower-superlink" in cmd)
+            os.kill(link, signal.SIGKILL)
         end = time.monotonic() + 90
         while proc.poll() is None and time.monotonic() < end:  # what starts meanwhile counts
             seen.update({p: _cmdline(p) for p in descendants(proc.pid) if p not in seen})
@@ -376,7 +402,7 @@ def test_every_process_the_command_started_is_stopped_on_ctrl_c_and_failure(
             assert (proc.returncode, last) == (130, "interrupted")
         else:
             assert proc.returncode == 1, last
-            assert last.startswith("error: a SuperNode exited (-9) during the run"), last
+            assert last.startswith("error: the SuperLink exited (-9) during the run"), last
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -390,3 +416,26 @@ def test_every_process_the_command_started_is_stopped_on_ctrl_c_and_failure(
     assert len(seen) >= 3, seen
     assert not [p for p in seen if alive(p)], {p: c for p, c in seen.items() if alive(p)}
     assert not (tmp_path / "out" / "rounds.csv").exists()
+
+
+def test_a_supernode_that_exits_is_reported_once_with_its_log(tmp_path: Path) -> None:
+    import subprocess
+
+    from edgealloc.integrations.flower.deployment import _note_exits
+
+    (tmp_path / "supernode-0.log").write_text("starting\nlost the SuperLink\n")
+    gone = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    alive_one = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        gone.wait(30)
+        exited: dict[int, int] = {}
+        lines: list[str] = []
+        _note_exits([gone, alive_one], exited, tmp_path, lines.append)
+        _note_exits([gone, alive_one], exited, tmp_path, lines.append)
+        assert exited == {0: 3}
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("warning: the SuperNode of partition 0 exited (3): starting")
+        assert "lost the SuperLink" in lines[0] and "nodes that remain" in lines[0]
+    finally:
+        alive_one.kill()
+        alive_one.wait()

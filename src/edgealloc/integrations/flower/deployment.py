@@ -65,6 +65,8 @@ class DeploymentRun:
     started: tuple[int, ...]
     stopped: tuple[int, ...]
     ports: tuple[int, ...]
+    #: ``(partition, exit code)`` of every SuperNode that exited during the run.
+    node_exits: tuple[tuple[int, int], ...] = ()
 
 
 def _toml_string(text: str) -> str:
@@ -183,7 +185,11 @@ def deploy(
     ValidationError, InfeasibleError
         What stopped the ServerApp.
     FlowerRunError
-        A process that would not start, a timeout, a run that ended early.
+        A process that would not start, a timeout, a run that ended early, the
+        SuperLink or every SuperNode exiting. One SuperNode that exits is a
+        failure of its node, not of the run: it is reported through ``log``
+        and in :attr:`DeploymentRun.node_exits`, and the strategy re-plans
+        over the nodes that remain.
     """
     from . import require_flower
 
@@ -205,6 +211,7 @@ def deploy(
     history_path = folder / "history.jsonl"
     started: list[int] = []
     logs: list[IO[Any]] = []
+    exited: dict[int, int] = {}
 
     def start(guard: ProcessGuard, args: list[str], log_name: str) -> subprocess.Popen[Any]:
         fh = open(folder / log_name, "w")  # noqa: SIM115 - closed in finally
@@ -272,20 +279,23 @@ def deploy(
                     shown = _follow(history, shown, log, settings.rounds)
                     if history.done or history.error is not None:
                         break
-                    for proc, what in [
-                        (link, "the SuperLink"),
-                        *((p, "a SuperNode") for p in nodes),
-                    ]:
-                        if proc.poll() is not None:
-                            raise FlowerRunError(
-                                f"{what} exited ({proc.returncode}) during the run: "
-                                f"{_tail(Path(logs[started.index(proc.pid)].name))}"
-                            )
+                    if link.poll() is not None:
+                        raise _link_exited(link, folder)
+                    _note_exits(nodes, exited, folder, log)
+                    if len(exited) == n:
+                        raise FlowerRunError(
+                            f"every SuperNode exited during the run: "
+                            f"{_tail(folder / f'supernode-{max(exited)}.log')}"
+                        )
                     if time.monotonic() > end:
                         raise FlowerRunError(f"the deployment did not finish within {limit:g} s")
                     time.sleep(0.5)
                 history = load_history(history_path)
                 _follow(history, shown, log, settings.rounds)
+                _note_exits(nodes, exited, folder, log)
+                if not history.done and history.error is None and link.poll() is not None:
+                    # `flwr run` ends when it loses the SuperLink: name the cause, not the effect
+                    raise _link_exited(link, folder)
             finally:
                 guard.scan()
         stopped = tuple(guard.stopped)
@@ -305,8 +315,41 @@ def deploy(
         started=tuple(started),
         stopped=stopped,
         ports=(link_port, *node_ports),
+        node_exits=tuple(sorted(exited.items())),
     )
     return result
+
+
+def _link_exited(link: subprocess.Popen[Any], folder: Path) -> FlowerRunError:
+    return FlowerRunError(
+        f"the SuperLink exited ({link.returncode}) during the run: "
+        f"{_tail(folder / 'superlink.log')}"
+    )
+
+
+def _note_exits(
+    nodes: list[subprocess.Popen[Any]],
+    exited: dict[int, int],
+    folder: Path,
+    log: Callable[[str], None] | None,
+) -> None:
+    """Record (and report once) every SuperNode that exited: its node is a failure, not a stop.
+
+    The SuperLink marks a node that deactivated (a SuperNode stopped by
+    SIGTERM or Ctrl-C) offline at once, and one that vanished (SIGKILL, a
+    crash, a lost link) once its heartbeat is overdue (Flower 1.42:
+    2 x 30 s). Its pending messages then come back as errors, so the strategy
+    leaves it out of that round and re-plans over the nodes that remain.
+    """
+    for k, proc in enumerate(nodes):
+        if k not in exited and proc.poll() is not None:
+            exited[k] = int(proc.returncode)
+            if log is not None:
+                log(
+                    f"warning: the SuperNode of partition {k} exited ({proc.returncode}): "
+                    f"{_tail(folder / f'supernode-{k}.log', 2)}; the run goes on with the "
+                    "nodes that remain"
+                )
 
 
 def _follow(
