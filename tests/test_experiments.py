@@ -286,6 +286,17 @@ def test_experiments_take_scheme_colours_from_the_palette() -> None:
         assert not own.search(text), name
 
 
+def test_a_scheme_the_palette_does_not_know_never_looks_like_one_it_knows() -> None:
+    """feel-table2 drew individual learning in optimal's blue and model-based FEEL in
+    paper's orange: the fallback colours began with those two."""
+    from edgealloc._style import FALLBACK_COLORS, SCHEME_STYLE, scheme_color
+
+    known = {style["color"].lower() for style in SCHEME_STYLE.values()}
+    unknown = [scheme_color(f"scheme-{i}", i) for i in range(len(FALLBACK_COLORS))]
+    assert len(set(unknown)) == len(unknown)
+    assert not {c.lower() for c in unknown} & known
+
+
 def test_experiments_use_the_status_vocabulary() -> None:
     """Statuses only through edgealloc.result.Status, never as string literals."""
     literal = re.compile(r"""["'](error|diverged)["']|\(["']optimal["'],\s*["']feasible["']\)""")

@@ -64,14 +64,16 @@ SCHEME_STYLE: dict[str, dict[str, str]] = {
     "none": {"color": "#a6a6a6", "marker": "v", "ls": "-.", "label": "none (no offloading)"},
 }
 
-#: Colours for schemes the palette does not know, taken in turn.
+#: Colours for schemes the palette does not know, taken in turn; none of them is a
+#: palette colour (they once began with optimal's blue and paper's orange, so that
+#: feel-table2 drew individual learning like the exact optimum).
 FALLBACK_COLORS: tuple[str, ...] = (
-    "#1f5f9e",
-    "#e8891d",
-    "#9a9a9a",
-    "#3a9a5b",
     "#8c564b",
+    "#9467bd",
+    "#17becf",
+    "#bcbd22",
     "#e377c2",
+    "#d62728",
 )
 
 #: Rich style of each status in tables.
