@@ -258,6 +258,40 @@ def test_step4_continuous_bound_and_quasi_concavity() -> None:
         assert (np.diff(vals[top:]) <= 1e-12 * vals.max()).all()
 
 
+def _golden_max(f, lo: float, hi: float, n: int = 120) -> float:
+    """The maximum of a unimodal ``f`` on ``[lo, hi]`` by golden-section search."""
+    g = (math.sqrt(5.0) - 1.0) / 2.0
+    x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
+    f1, f2 = f(x1), f(x2)
+    for _ in range(n):
+        if f1 < f2:
+            lo, x1, f1 = x1, x2, f2
+            x2 = lo + g * (hi - lo)
+            f2 = f(x2)
+        else:
+            hi, x2, f2 = x2, x1, f1
+            x1 = hi - g * (hi - lo)
+            f1 = f(x1)
+    return max(f1, f2)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_relaxed_search_stops_only_at_the_optimum(seed: int) -> None:
+    """The Newton search (on H = G / N_c', stopped once a step would gain < 1e-18 of the
+    objective, with t_full computed only when needed) is never beaten by a golden-section
+    search of the same ratio over [t_min, t_full] that shares nothing but ``at``."""
+    rng = np.random.default_rng(100 + seed)
+    for i in range(8):
+        p = random_feel(rng, k=int(rng.integers(1, 60)), gpu=i % 2 == 1, decades=3.0, balance=1.0)
+        dev = Devices.of(p)
+        t_down, _ = dev.downlink()
+        peak = Continuous(dev).optimum(t_down)
+        ours = math.sqrt(peak.total) / (peak.T + t_down)
+        ref = Continuous(dev)
+        best = _golden_max(lambda t, c=ref, d=t_down: c.ratio(t, d), ref.t_min, ref.t_full * 1.5)
+        assert ours >= best * (1 - 1e-14), (seed, i, ours, best)
+
+
 def test_step4_interval_bound_covers_every_breakpoint() -> None:
     rng = np.random.default_rng(9)
     checked = 0
