@@ -10,6 +10,7 @@ exactly and fast. ``tests/test_flower_engines.py`` runs the real engines.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 import numpy as np
@@ -19,6 +20,7 @@ pytest.importorskip("flwr")
 pytest.importorskip("torch")
 
 from flwr.app import Context, Error, Message, MetricRecord, RecordDict
+from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
 from flwr.supercore.task_identity import TaskIdentity
 
 from edgealloc.errors import InfeasibleError
@@ -42,7 +44,8 @@ def task_identity():
 
 
 class FakeGrid:
-    """Nodes ``id -> partition``; ``behaviour[(round, partition)]`` in ok/error/silent/late."""
+    """Nodes ``id -> partition``; ``behaviour[(round, partition)]``: ok, error, silent, late or
+    unavailable (the SuperLink's own error for a node gone offline)."""
 
     def __init__(self, settings: FlowerSettings, node_ids: list[int]) -> None:
         self.app = make_client_app(settings)
@@ -64,6 +67,7 @@ class FakeGrid:
         if kind == "query":
             self.queries.append((self.round + 1, sorted(m.metadata.dst_node_id for m in messages)))
         for msg in messages:
+            msg.metadata.__dict__["_message_id"] = uuid.uuid4().hex  # as Flower's grids do
             nid = msg.metadata.dst_node_id
             pid = self.nodes[nid]
             ctx = Context(
@@ -78,6 +82,11 @@ class FakeGrid:
             if kind == "train":
                 self.received.append((rnd, pid, dict(msg.content["config"])))
             if what == "silent":
+                continue
+            if what == "unavailable":  # the SuperLink answers for a node gone offline
+                reply = Message(Error(code=ErrorCode.NODE_UNAVAILABLE, reason="gone"), reply_to=msg)
+                reply.metadata.__dict__["_src_node_id"] = SUPERLINK_NODE_ID
+                replies.append(reply)
                 continue
             try:
                 if what == "error":
@@ -130,7 +139,7 @@ def test_each_node_receives_and_trains_exactly_its_plan(settings: FlowerSettings
     assert grid.queries == [(1, [77, 501, 9000])]  # queried once: nothing changed
 
 
-@pytest.mark.parametrize("failure", ["error", "silent", "late"])
+@pytest.mark.parametrize("failure", ["error", "silent", "late", "unavailable"])
 def test_a_failing_node_is_left_out_and_the_next_round_replans(
     settings: FlowerSettings, failure: str
 ) -> None:
@@ -152,6 +161,22 @@ def test_a_failing_node_is_left_out_and_the_next_round_replans(
     assert grid.queries == [(1, [11, 22, 33]), (3, [11, 33]), (4, [11, 22, 33])]
     # the aggregate of round 2 is the d-weighted average of the two nodes that did their plan
     assert set(strategy.models) == {0, 1, 2, 3, 4}
+
+
+def test_the_superlinks_own_error_for_a_gone_node_is_put_on_that_node(
+    settings: FlowerSettings,
+) -> None:
+    """NODE_UNAVAILABLE comes from the SuperLink (node 1), not from the node: it is matched
+    to the node by the message it answers, in the profile query as in a round."""
+    grid = FakeGrid(settings, [11, 22, 33])
+    grid.behaviour[(1, 2, "query")] = "unavailable"
+    grid.behaviour[(2, 0)] = "unavailable"
+    _, history = _run(settings.replace(rounds=2), grid)
+    failures = history.of("query_failure")
+    assert [(f["round"], f["node_id"], f["why"]) for f in failures] == [(1, 33, "unavailable")]
+    rows = {(r["round"], r["node_id"]): r["status"] for r in history.clients}
+    assert rows[(2, 11)] == "unavailable" and rows[(2, 22)] == "ok"
+    assert history.rounds[2]["failures"] == {"11": "unavailable"}
 
 
 def test_aggregate_is_the_d_weighted_average_of_the_replies(settings: FlowerSettings) -> None:

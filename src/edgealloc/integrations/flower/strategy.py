@@ -13,7 +13,8 @@ whose hooks do, per round :math:`r`:
     node's own config (``local-steps``, ``num-examples``, ``batch-size``,
     ``deadline-s``, ...).
 ``aggregate_train``
-    Failures are data: a node whose reply is an error, that did not reply
+    Failures are data: a node whose reply is an error (``unavailable`` when the
+    SuperLink answered for it that it is offline), that did not reply
     within ``round_timeout_s``, or whose reported work takes longer than the
     deadline on the simulated clock, is left out of the aggregate, is not
     planned for the next ``quarantine_rounds`` rounds, and the next round
@@ -43,6 +44,7 @@ from typing import Any
 
 import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
+from flwr.common.constant import ErrorCode
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 
@@ -55,6 +57,31 @@ from .profiles import DeviceProfile
 from .settings import FlowerSettings
 
 __all__ = ["EdgeallocStrategy"]
+
+
+def _sender(msg: Message, sent_ids: Mapping[str, int]) -> int:
+    """The node a reply is about: the destination of the message it replies to.
+
+    Its source is not enough: an error the SuperLink returns itself (Flower's
+    ``NODE_UNAVAILABLE``, for a node that went offline) comes from the SuperLink.
+    """
+    return sent_ids.get(msg.metadata.reply_to_message_id, int(msg.metadata.src_node_id))
+
+
+def _failure(msg: Message) -> str:
+    """``unavailable`` (the SuperLink says the node is gone) or ``error`` (anything else)."""
+    if msg.has_error() and int(msg.error.code) == int(ErrorCode.NODE_UNAVAILABLE):
+        return "unavailable"
+    return "error"
+
+
+def _message_ids(messages: Iterable[Message]) -> dict[str, int]:
+    """``message id -> destination`` of messages already sent (Flower sets the id on send)."""
+    return {
+        m.metadata.message_id: int(m.metadata.dst_node_id)
+        for m in messages
+        if m.metadata.message_id
+    }
 
 
 class EdgeallocStrategy(Strategy):
@@ -124,15 +151,16 @@ class EdgeallocStrategy(Strategy):
         messages = [
             Message(RecordDict(), dst_node_id=nid, message_type=MessageType.QUERY) for nid in ids
         ]
-        replies = grid.send_and_receive(messages, timeout=self.settings.query_timeout_s)
+        replies = list(grid.send_and_receive(messages, timeout=self.settings.query_timeout_s))
+        sent_ids = _message_ids(messages)
         profiles: dict[int, DeviceProfile] = {}
         why: dict[int, str] = dict.fromkeys(ids, "no reply")
         for msg in replies:
-            nid = int(msg.metadata.src_node_id)
+            nid = _sender(msg, sent_ids)
             if nid not in why:
                 continue
             if msg.has_error() or not msg.has_content():
-                why[nid] = "error"
+                why[nid] = _failure(msg)
                 continue
             try:
                 record = msg.content[PROFILE_RECORD]
@@ -196,6 +224,7 @@ class EdgeallocStrategy(Strategy):
                     group_id=str(server_round),
                 )
             )
+        self._round["messages"] = messages  # their ids, set when Flower sends them
         return messages
 
     def aggregate_train(
@@ -207,8 +236,9 @@ class EdgeallocStrategy(Strategy):
         if plan is None or not sent:
             return self._finish_empty(server_round)
         by_node: dict[int, Message] = {}
+        sent_ids = _message_ids(self._round.get("messages", []))
         for msg in replies:
-            nid = int(msg.metadata.src_node_id)
+            nid = _sender(msg, sent_ids)
             if nid in sent:
                 by_node[nid] = msg
         k = plan.problem.n_devices
@@ -219,7 +249,7 @@ class EdgeallocStrategy(Strategy):
         local: dict[int, dict[str, np.ndarray]] = {}
         for nid, msg in by_node.items():
             if msg.has_error() or not msg.has_content():
-                status[nid] = "error"
+                status[nid] = _failure(msg)
                 continue
             try:
                 report = dict(msg.content[METRICS_RECORD])
