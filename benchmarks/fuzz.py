@@ -48,7 +48,10 @@ evaluators; nothing else is loosened. Outcomes per scheme: ``solved``
 ``refused`` (``ValidationError`` on a valid document, e.g. a ``mel``
 device that could run more than 2**52 local iterations). A
 ``SolverError`` or any other exception is a violation. The script prints
-the counts per family and exits 1 on any violation.
+the counts per family and exits 1 on any violation. Warnings raised while
+solving (NumPy's ``RuntimeWarning``, say) are not violations: they are kept
+off stderr and counted in a third table, per scheme and per the package's
+innermost line on the stack, with the first instance that raised each.
 """
 
 from __future__ import annotations
@@ -63,17 +66,22 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import edgealloc
 from _common import Table, print_facts, print_table, use_plain
 from edgealloc import registry, solve
 from edgealloc.errors import InfeasibleError, ValidationError
 from edgealloc.family import Family
 from edgealloc.result import Result, Status
+
+#: The package's source folder (where a warning's line is looked for).
+PACKAGE = Path(edgealloc.__file__).resolve().parent
 
 __all__ = ["FamilyReport", "check_results", "main", "run_family"]
 
@@ -103,6 +111,10 @@ class FamilyReport:
     skipped: int = 0
     #: Stopped by Ctrl-C or SIGTERM before its last instance (the counts are of those done).
     interrupted: bool = False
+    #: Warnings raised while solving (noise on stderr, not violations):
+    #: ``(scheme, where, message) -> [count, first instance]``, ``where`` the innermost
+    #: edgealloc line on the stack (a NumPy warning is raised inside NumPy).
+    warned: dict[tuple[str, str, str], list[int]] = dataclasses.field(default_factory=dict)
 
     def count(self, scheme: str, outcome: str) -> None:
         self.outcomes.setdefault(scheme, collections.Counter())[outcome] += 1
@@ -219,6 +231,43 @@ def _solve(family: Family, problem: Any, scheme: str, time_limit: float | None) 
     return solve(problem, scheme)
 
 
+def _where(stack: traceback.StackSummary) -> str:
+    """``path:line`` of the package's innermost frame on ``stack`` (else of the innermost
+    frame outside the warnings machinery)."""
+    outside = [f for f in stack if Path(f.filename).name != "warnings.py"]
+    for frame in reversed(outside):
+        path = Path(frame.filename).resolve()
+        if path.is_relative_to(PACKAGE):
+            return f"{path.relative_to(PACKAGE).as_posix()}:{frame.lineno}"
+    return f"{Path(outside[-1].filename).name}:{outside[-1].lineno}" if outside else "?"
+
+
+def _solve_noting_warnings(
+    family: Family,
+    problem: Any,
+    scheme: str,
+    time_limit: float | None,
+    report: FamilyReport,
+    index: int,
+) -> Result:
+    """:func:`_solve`, every warning it raises recorded in ``report.warned`` (not shown)."""
+    seen: list[tuple[str, str]] = []
+
+    def note(message: Any, category: Any, *_: Any, **__: Any) -> None:
+        stack = traceback.extract_stack()[:-1]
+        seen.append((_where(stack), f"{category.__name__}: {message}"))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = note
+        try:
+            return _solve(family, problem, scheme, time_limit)
+        finally:
+            for where, text in seen:
+                entry = report.warned.setdefault((scheme, where, text), [0, index])
+                entry[0] += 1
+
+
 def _instance(
     family: Family,
     seed: int,
@@ -246,7 +295,7 @@ def _instance(
     results: dict[str, Any] = {}
     for scheme in family.schemes:
         try:
-            r = _solve(family, problem, scheme, time_limit)
+            r = _solve_noting_warnings(family, problem, scheme, time_limit, report, index)
         except InfeasibleError as exc:
             results[scheme] = exc
             report.count(scheme, "infeasible")
@@ -355,7 +404,20 @@ def _tables(reports: Sequence[FamilyReport], missing: Sequence[str]) -> list[Tab
             "of optimality (a heuristic, or a certified search stopped by its limit)."
         ],
     )
-    return [summary, per_scheme]
+    noise = Table(
+        "Fuzz campaign: warnings while solving (not violations)",
+        ["family", "scheme", "where", "warning", "times", "first instance"],
+        [
+            [r.family, scheme, where, text[:90], f"{n:,}", str(first)]
+            for r in reports
+            for (scheme, where, text), (n, first) in sorted(r.warned.items())
+        ]
+        or [["-", "-", "-", "none", "0", "-"]],
+        notes=[
+            "where: the innermost line of the package on the stack when the warning was raised."
+        ],
+    )
+    return [summary, per_scheme, noise]
 
 
 def _campaign(

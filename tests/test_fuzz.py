@@ -410,3 +410,40 @@ def test_an_interrupted_campaign_reports_what_it_did(
     import signal
 
     assert signal.getsignal(signal.SIGTERM) is not namespace["_interrupt"]  # handler restored
+
+
+def test_warnings_while_solving_are_counted_where_the_package_raised_them(
+    fuzz: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A RuntimeWarning is noise, not a violation: counted per scheme and line, not shown."""
+    import traceback
+
+    namespace = fuzz["run_family"].__globals__
+    real = namespace["_solve"]
+
+    def noisy(family, problem, scheme, time_limit):
+        np.array([1e308]) * 10.0  # overflow: a RuntimeWarning raised inside NumPy
+        return real(family, problem, scheme, time_limit)
+
+    monkeypatch.setitem(namespace, "_solve", noisy)
+    family = registry.get_family("offload-server")
+    report = fuzz["run_family"](family, 4, 0)
+    assert report.violations == [] and report.instances == 4
+    assert sorted(report.warned) == sorted(
+        (s, next(iter(report.warned))[1], "RuntimeWarning: overflow encountered in multiply")
+        for s in family.schemes
+    )
+    assert all(n == 4 and first == 0 for n, first in report.warned.values())
+    assert next(iter(report.warned))[1].startswith("test_fuzz.py:")  # no package frame on it
+    table = fuzz["_tables"]([report], [])[-1]
+    assert any("overflow encountered in multiply" in row[3] for row in table.rows)
+    assert "overflow" not in capsys.readouterr().err  # recorded, not printed
+
+    package = fuzz["PACKAGE"]
+    stack = traceback.StackSummary.from_list(
+        [
+            (str(package / "feel" / "_relaxed.py"), 10, "optimum", None),
+            ("/elsewhere/numpy/_core/_methods.py", 49, "_sum", None),
+        ]
+    )
+    assert fuzz["_where"](stack) == "feel/_relaxed.py:10"
