@@ -196,3 +196,20 @@ def test_fuzz_instances_of_the_fixed_resolution_price_search(index: int) -> None
     assert float(np.sum(res.bandwidth)) <= problem.bandwidth * (1 + 1e-9)
     paper = edgealloc.solve(problem, "paper").objective
     assert res.objective <= paper + 1e-9 * abs(paper)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("index", [502, 916])
+def test_fuzz_instances_whose_flat_price_curve_warned(index: int) -> None:
+    """Fuzz campaign (seed 0), the warnings table: at 502 SP2's d b / d lam divided by a
+    zero slope of the price curve (_sp2.py, 'divide by zero'), at 916 the bound's sum of
+    those derivatives overflowed ('overflow encountered in reduce'). Both are infinite
+    derivatives the searches already answer by bisection: now silent, same plans."""
+    from edgealloc import registry
+
+    family = registry.get_family("flmar")
+    problem = family.problem.from_dict(family.random_document(np.random.default_rng([0, index])))
+    for scheme in ("optimal", "paper"):
+        res = edgealloc.solve(problem, scheme)
+        assert family.check(problem, res, True) == [], scheme
+    assert edgealloc.solve(problem, "optimal").status is Status.OPTIMAL
