@@ -141,7 +141,6 @@ class Continuous:
             float(_max(self.t_max + dev.w)), float(_min(self.t_max)) + float(_sum(dev.w))
         )
         self._rho: float | None = None  # last root, a warm start for the next
-        self._hint: float | None = None  # where the next root search starts
 
     @functools.cached_property
     def t_full(self) -> float:
@@ -173,24 +172,26 @@ class Continuous:
             if _min(x_hi) > 0 and float(np.dot(w, 1.0 / x_hi)) <= 1.0:
                 return self._point(T, 0.0, x_hi), None, None
         # within the search of optimum() the split rarely changes between two steps
-        self._hint = self._rho if self._rho is not None else self._s_all
-        got = self._split_root(x_hi, x_lo) if inside else None
-        if got is None:
+        if inside:
+            rho, arrays = self._split_root(x_hi, x_lo)
+        else:
+            rho, arrays = (self._s_all if self._rho is None else self._rho), None
+        if arrays is None:  # rho only starts the iterative root
             rho_hi = float(_max(x_lo / a))  # every device at its lower bound: feasible
             # one candidate per device: x_hi / a where B^max is reachable, else w / a
             cands = np.where(x_hi > 0, x_hi, w) / a
             rho_lo = 0.5 * float(_min(cands))  # frame over-used there (see the module notes)
-            rho = _share_root(w, a, self.wa, x_hi, x_lo, rho_lo, rho_hi, self._hint)
+            rho = _share_root(w, a, self.wa, x_hi, x_lo, rho_lo, rho_hi, rho)
             x = np.minimum(np.maximum(rho * a, x_hi), x_lo)
             inv = 1.0 / x
-            got = rho, x, inv, w * inv
-        rho, x, inv, wi = got
+            arrays = x, inv, w * inv
+        x, inv, wi = arrays
         self._rho = rho
         return self._point(T, rho, x, inv, wi), inv, wi
 
     def _split_root(
         self, x_hi: FloatArray, x_lo: FloatArray
-    ) -> tuple[float, FloatArray, FloatArray, FloatArray] | None:
+    ) -> tuple[float, tuple[FloatArray, FloatArray, FloatArray] | None]:
         r"""The root :math:`\rho` in closed form, if the last root's split still holds.
 
         With the devices split as at the last root :math:`\rho_0` (free where
@@ -200,23 +201,25 @@ class Continuous:
         :math:`\rho = S/(1 - Q)`, exact when the split is unchanged. Accepted
         when the equation holds on its feasible side within ``64 eps``
         (stepped up by a few ulps where rounding left it a hair over the
-        frame); ``None`` otherwise (:func:`_share_root` takes over). One
-        evaluation instead of the two or more Newton steps of the search.
-        Returns :math:`\rho`, ``x``, ``1/x`` and ``w/x``.
+        frame). One evaluation instead of the two or more Newton steps of the
+        search. Returns :math:`\rho` and ``(x, 1/x, w/x)`` when accepted, else
+        ``(start, None)``: where :func:`_share_root` should start (the old
+        split's root at this ``T`` when the split changed, else the last root,
+        or :math:`\sum_k w_k / a_k`, the root with no device clipped).
         """
         rho0 = self._rho
         if rho0 is None:
-            return None
+            return self._s_all, None
         w, a = self.dev.w, self.a
         y = rho0 * a
         x0 = np.minimum(np.maximum(y, x_hi), x_lo)
         free = x0 == y
         s = float(np.dot(self.wa, free))
         if not s > 0:
-            return None
+            return rho0, None
         q = float(np.dot(w, np.where(free, 0.0, 1.0 / x0)))
         if not q < 1.0:
-            return None
+            return rho0, None
         rho = s / (1.0 - q)
         for _ in range(4):
             x = np.minimum(np.maximum(rho * a, x_hi), x_lo)
@@ -225,13 +228,12 @@ class Continuous:
             excess = float(_sum(wi)) - 1.0
             if excess <= 0.0:
                 if excess >= -64 * _EPS:
-                    return rho, x, inv, wi
+                    return rho, (x, inv, wi)
                 break
             if excess > 64 * _EPS:
                 break
             rho *= 1.0 + 2.0 * excess + 4 * _EPS
-        self._hint = rho  # the split changed: the old split's root starts the search
-        return None
+        return rho, None  # the split changed: the old split's root starts the search
 
     def _point(
         self,
