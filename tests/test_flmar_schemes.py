@@ -213,3 +213,18 @@ def test_fuzz_instances_whose_flat_price_curve_warned(index: int) -> None:
         res = edgealloc.solve(problem, scheme)
         assert family.check(problem, res, True) == [], scheme
     assert edgealloc.solve(problem, "optimal").status is Status.OPTIMAL
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_flmar_clock_drop_whose_fixed_resolution_slope_overflowed() -> None:
+    """``edgealloc reproduce flmar-clock``, f_max = 0.75 GHz, (w1, w2) = (0.9, 0.1), drop 27:
+    the fixed-resolution price search summed d b / d lam of flat price curves to an
+    overflow ('overflow encountered in reduce', _fixed.py). An infinite slope now
+    bisects instead of taking a Newton step of zero; the optimum is still certified."""
+    overrides = {"w1": 0.9, "w2": 0.1, "f_max": 0.75e9, "seed": 27, "baseline_seed": 27}
+    problem = edgealloc.load_problem("mar-paper", overrides={**overrides, "baseline": "power"})
+    res = edgealloc.solve(problem, "optimal")
+    assert res.status is Status.OPTIMAL
+    assert res.objective - res.bound <= 1e-8 * abs(res.objective)
+    assert float(np.sum(res.allocation.bandwidth)) <= problem.bandwidth * (1 + 1e-9)
+    assert res.objective <= edgealloc.solve(problem, "paper").objective

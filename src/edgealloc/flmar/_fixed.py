@@ -233,16 +233,19 @@ def solve_fixed(
         if abs(resid) <= RTOL:
             best = (lam, tau, nu, plan)
             break
-        # Total derivative of sum b along tau*(lam).
-        dsum = float(np.sum(plan.db_dlam))
-        if nu == 0.0 and math.isfinite(tau) and tau < tau_cap:
-            dmt = float(np.sum(plan.dmu_dtau))
-            if dmt < 0:
-                dsum += float(np.sum(plan.db_dtau)) * (-float(np.sum(plan.dmu_dlam)) / dmt)
-        # d log(sum b) / d log(lam); at a price so high that no bandwidth is used (sum b = 0:
-        # fuzz campaign, seed 0 instance 8677, ZeroDivisionError) the step below bisects
-        slope = lam * dsum / total if total > 0 else math.nan
-        nxt = u - resid / slope if slope < 0 else math.nan
+        # Total derivative of sum b along tau*(lam). Where a price curve is flat it is
+        # infinite or its sum overflows (flmar-clock, f_max = 0.75 GHz, (0.9, 0.1), drop 27):
+        # a Newton step of zero would then stop the search off the root, so it bisects.
+        with np.errstate(over="ignore", invalid="ignore"):
+            dsum = float(np.sum(plan.db_dlam))
+            if nu == 0.0 and math.isfinite(tau) and tau < tau_cap:
+                dmt = float(np.sum(plan.dmu_dtau))
+                if dmt < 0:
+                    dsum += float(np.sum(plan.db_dtau)) * (-float(np.sum(plan.dmu_dlam)) / dmt)
+            # d log(sum b) / d log(lam); at a price so high that no bandwidth is used
+            # (sum b = 0: fuzz campaign, seed 0 instance 8677, ZeroDivisionError) it bisects
+            slope = lam * dsum / total if total > 0 else math.nan
+        nxt = u - resid / slope if slope < 0 and math.isfinite(slope) else math.nan
         if not (lo_u < nxt < hi_u) or not math.isfinite(nxt):
             if math.isfinite(lo_u) and math.isfinite(hi_u):
                 nxt = 0.5 * (lo_u + hi_u)
