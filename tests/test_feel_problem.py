@@ -221,6 +221,28 @@ def test_evaluate_continuous_plan_and_bad_shapes() -> None:
         p.evaluate([1, 2, 3], [0.003, np.nan, 0.003], [0.003] * 3)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in multiply")  # 1e308-second slots
+def test_evaluate_fast_paths_name_the_first_offender() -> None:
+    """evaluate tests a passing plan with one reduction per check (a finite sum, min/max):
+    a sum that overflows is checked term by term, an infinite or NaN term is refused, and a
+    failing check still names the first offending device."""
+    p = FeelProblem.from_dict(CPU)
+    huge = [1e308, 1e308, 0.003]  # finite terms whose sum overflows: no "must be finite"
+    ev = p.evaluate([10, 20, 30], huge, [0.003] * 3)
+    assert any("(17b)" in v for v in ev.violations)
+    for bad in ([0.003, np.inf, 0.003], [np.inf, -np.inf, 0.003], [np.nan, 0.003, 0.003]):
+        with pytest.raises(ValidationError, match=r"uplink_slot.*finite"):
+            p.evaluate([10, 20, 30], bad, [0.003] * 3)
+    ev = p.evaluate([10, 0, -3], [0.003, 0.0, -1.0], [0.003] * 3)
+    assert ev.violations[0] == "batch[1] = 0 < 1 (17e)"
+    assert ev.violations[1].startswith("uplink_slot[1] = 0: a device without a slot")
+    assert math.isinf(ev.upload_time[1]) and math.isinf(ev.upload_time[2])
+    ev = p.evaluate([10, 20.5, 30.5], [0.003] * 3, [0.003] * 3)
+    assert ev.violations == ("batch[1] = 20.5 is not an integer",)
+    ev = p.evaluate([10, 200, 300], [0.003] * 3, [0.003] * 3)
+    assert ev.violations == ("batch[1] = 200 > max_batch = 128 (17e)",)
+
+
 def test_no_valid_problem_is_infeasible() -> None:
     """Any positive slots deliver every gradient eventually: extreme inputs still get plans."""
     p = FeelProblem.from_dict(

@@ -308,10 +308,22 @@ class Box:
         return b
 
     def first_time(self, total: int, lo: float, hi: float) -> float | None:
-        """:math:`T^*(B)` if it lies in ``(lo, hi]`` (inside the box), else ``None``."""
+        """:math:`T^*(B)` if it lies in ``(lo, hi]`` (inside the box), ``lo`` if ``B`` fits there.
+
+        ``lo`` is a probe's round time, and its greedy fits fewer than ``total``
+        samples there (the caller settles the totals above it). Where ``total``
+        fits at ``lo`` all the same, the greedy and :meth:`min_use` rounded the
+        frame use apart (one compares a cumulative sum with ``1 - fixed``, the
+        other adds ``fixed`` to a sum): the plan at ``lo`` is then a candidate,
+        not to be lost between two intervals (K = 3 with the continuous optimum
+        integral at [2, 1, 2], a few ulps below its round time:
+        ``tests/test_feel_oracles.py``).
+        """
         f = lambda T: self.min_use(total, T) - 1.0  # noqa: E731
-        if f(lo) <= 0 or f(hi) > 0:
+        if f(hi) > 0:
             return None
+        if f(lo) <= 0:
+            return lo
         t = brentq(f, lo, hi, xtol=4 * _EPS * hi, rtol=4 * _EPS, maxiter=300)
         for _ in range(64):  # step to the feasible side of the root
             if f(t) <= 0:

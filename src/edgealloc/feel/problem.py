@@ -58,6 +58,8 @@ __all__ = [
 #: Relative tolerance with which :meth:`FeelProblem.evaluate` accepts a frame budget
 #: or a batch bound (solvers aim far tighter).
 RTOL = 1e-9
+# The ufuncs' own reductions (ndarray.sum() adds a Python-level wrapper; same pairwise sum).
+_sum, _min, _max = np.add.reduce, np.minimum.reduce, np.maximum.reduce
 
 #: Largest ``max_batch`` accepted: a bound from device memory (the paper's is 128); the
 #: exact search works sample by sample, and beyond this the integrality is below rounding.
@@ -288,49 +290,60 @@ class FeelProblem(CanonicalProblem):
         b = np.asarray(batch, dtype=float)
         up = np.asarray(uplink_slot, dtype=float)
         down = np.asarray(downlink_slot, dtype=float)
-        for name, arr in (("batch", b), ("uplink_slot", up), ("downlink_slot", down)):
+        # Each test below is one reduction where the plan passes it (a solver's plan, the
+        # common case), and locates the first offender only where it fails.
+        named = (("batch", b), ("uplink_slot", up), ("downlink_slot", down))
+        for name, arr in named:
             if arr.shape != (k,):
                 raise ValidationError(name, f"must have {k} entries (got shape {arr.shape})")
-            if not np.isfinite(arr).all():
+        with np.errstate(over="ignore", invalid="ignore"):  # inf - inf, overflow: refused below
+            sums = [float(_sum(b)), float(_sum(up)), float(_sum(down))]
+        for (name, arr), total in zip(named, sums, strict=True):
+            # a finite sum has finite terms; an overflowing one is checked term by term
+            if not (math.isfinite(total) or np.isfinite(arr).all()):
                 raise ValidationError(name, "must be finite")
         violations: list[str] = []
-        if integral:
-            frac = np.flatnonzero(b != np.round(b))
-            if frac.size:
-                violations.append(f"batch[{frac[0]}] = {b[frac[0]]} is not an integer")
-        low = np.flatnonzero(b < 1 - RTOL)
-        if low.size:
+        if integral and not np.array_equal(b, np.rint(b)):
+            frac = np.flatnonzero(b != np.rint(b))
+            violations.append(f"batch[{frac[0]}] = {b[frac[0]]} is not an integer")
+        if k and float(_min(b)) < 1 - RTOL:
+            low = np.flatnonzero(b < 1 - RTOL)
             violations.append(f"batch[{low[0]}] = {b[low[0]]:g} < 1 (17e)")
-        high = np.flatnonzero(b > self.max_batch * (1 + RTOL))
-        if high.size:
+        if k and float(_max(b)) > self.max_batch * (1 + RTOL):
+            high = np.flatnonzero(b > self.max_batch * (1 + RTOL))
             violations.append(
                 f"batch[{high[0]}] = {b[high[0]]:g} > max_batch = {self.max_batch} (17e)"
             )
-        for name, arr, frame, eq in (
-            ("uplink_slot", up, self.frame.uplink, "(17b)"),
-            ("downlink_slot", down, self.frame.downlink, "(17c)"),
+        slotted = True
+        for name, arr, total, frame, eq in (
+            ("uplink_slot", up, sums[1], self.frame.uplink, "(17b)"),
+            ("downlink_slot", down, sums[2], self.frame.downlink, "(17c)"),
         ):
-            bad = np.flatnonzero(arr <= 0)
-            if bad.size:
+            if k and not float(_min(arr)) > 0:
+                slotted = False
+                bad = np.flatnonzero(arr <= 0)
                 violations.append(
                     f"{name}[{bad[0]}] = {arr[bad[0]]:g}: a device without a slot never "
                     f"{'uploads' if name == 'uplink_slot' else 'receives'} its gradient (17f)"
                 )
-            total = float(arr.sum())
             if total > frame * (1 + RTOL):
                 violations.append(f"{name}s sum to {total:.9g} s > frame {frame:g} s {eq}")
         s = float(self.gradient_bits)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            upload = np.where(up > 0, s * self.frame.uplink / (up * self.uplink_rate), np.inf)
-            download = np.where(
-                down > 0, s * self.frame.downlink / (down * self.downlink_rate), np.inf
-            )
+        if slotted:
+            upload = (s * self.frame.uplink) / (up * self.uplink_rate)
+            download = (s * self.frame.downlink) / (down * self.downlink_rate)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                upload = np.where(up > 0, s * self.frame.uplink / (up * self.uplink_rate), np.inf)
+                download = np.where(
+                    down > 0, s * self.frame.downlink / (down * self.downlink_rate), np.inf
+                )
         compute = self.compute_time(b)
         update = self.update_time()
-        lat_up = float(np.max(compute + upload))
-        lat_down = float(np.max(download + update))
+        lat_up = float(_max(compute + upload)) if k else -math.inf
+        lat_down = float(_max(download + update)) if k else -math.inf
         latency = lat_up + lat_down
-        total_batch = float(b.sum())
+        total_batch = sums[0]
         efficiency = (
             self.loss_decay * math.sqrt(max(total_batch, 0.0)) / latency
             if math.isfinite(latency)
