@@ -139,3 +139,24 @@ def test_deadline_schemes_follow_the_models_order(tmp_path: Path) -> None:
         e = {s: _num(by[(t, s)]["energy"]) for s in ("optimal", "paper", "comp-only")}
         assert e["optimal"] <= e["paper"] * (1 + TOL) <= e["comp-only"] * (1 + TOL)
     assert res.summary
+
+
+def test_open_gaps_are_counted_not_reported_as_certified() -> None:
+    """The full flmar-clock run said 'the largest certified gap is 11': six optimal solves had
+    stopped with the gap open (status feasible), and their gaps entered the maximum. Now
+    max_gap is over the certified drops only and ``open`` counts the others."""
+    rec = {"w1": 0.9, "objective": -14.0, "energy": 1.0, "energy_transmission": 0.1}
+    rec.update(time=1.0, mean_accuracy=0.4, **dict.fromkeys(_flmar.SHARES, 0.25))
+    records = [
+        {**rec, "scheme": "optimal", "seed": 0, "status": "optimal", "gap": 2e-9},
+        {**rec, "scheme": "optimal", "seed": 1, "status": "feasible", "gap": 10.5},
+        {**rec, "scheme": "paper", "seed": 0, "status": "feasible", "gap": None},
+        {**rec, "scheme": "paper", "seed": 1, "status": "feasible", "gap": None},
+    ]
+    rows = {r["scheme"]: r for r in _flmar.aggregate(records, ("w1",))}
+    assert rows["optimal"]["max_gap"] == 2e-9 and rows["optimal"]["open"] == 1
+    assert rows["paper"]["open"] == 0
+    assert "largest certified gap is 2e-09" in _flmar.certified_note(list(rows.values()))
+    assert _flmar.status_note(records) == [
+        "1 optimal solve(s) ended with the gap open (status feasible)."
+    ]

@@ -228,3 +228,61 @@ def test_flmar_clock_drop_whose_fixed_resolution_slope_overflowed() -> None:
     assert res.objective - res.bound <= 1e-8 * abs(res.objective)
     assert float(np.sum(res.allocation.bandwidth)) <= problem.bandwidth * (1 + 1e-9)
     assert res.objective <= edgealloc.solve(problem, "paper").objective
+
+
+#: The six ``optimal`` solves of the full ``flmar-clock`` run (2,400 drops) that hit the
+#: 300 s limit with the gap open: (w1, f_max in GHz, drop).
+CLOCK_STALLS = [
+    (0.9, 0.5, 83),
+    (0.9, 0.75, 43),
+    (0.9, 0.75, 72),
+    (0.9, 0.75, 99),
+    (0.5, 1.0, 83),
+    (0.1, 1.0, 22),
+]
+
+
+def _clock_drop(w1: float, f_ghz: float, seed: int):
+    overrides = {"w1": w1, "w2": round(1 - w1, 1), "f_max": f_ghz * 1e9, "baseline": "power"}
+    return edgealloc.load_problem(
+        "mar-paper", overrides={**overrides, "seed": seed, "baseline_seed": seed}
+    )
+
+
+@pytest.mark.parametrize(("w1", "f_ghz", "seed"), CLOCK_STALLS)
+def test_flmar_clock_drops_whose_price_search_stalled(w1: float, f_ghz: float, seed: int) -> None:
+    """The bound's price search (_bound.best_price) crept: at a price of 1e-255 the sum of
+    d b / d lam overflowed, the kink's secant moved 0.18 in log price a step across a
+    bracket 580 wide, and all 100 steps ended 30 decades below the price that meets the
+    budget. The bound was 6-13 below the optimum, B&B could not prune and stopped at its
+    time limit. On the last drop a Newton step of -10,000 in log price underflowed the
+    price to 0, where the value was inf. Now three steps that do not halve the bracket
+    bisect, Newton steps are at most e^50, and only finite values are bounds: each
+    certifies in well under a second (given 20 s here; the old code used all of them)."""
+    from edgealloc.flmar.solvers import solve_optimal
+
+    problem = _clock_drop(w1, f_ghz, seed)
+    res = solve_optimal(problem, time_limit=20.0)
+    assert res.status is Status.OPTIMAL, res.message
+    assert res.objective - res.bound <= 1e-8 * abs(res.objective)
+    assert res.objective <= edgealloc.solve(problem, "paper").objective
+
+
+def test_round_time_search_bisects_where_sum_mu_is_flat() -> None:
+    """_fixed._tau_at at a bandwidth price of 1e-258 (reached through the stalled bound above,
+    drop 43): the time multipliers summed to 8e-118 at every round time tried, so Newton on
+    log(sum mu) crept by 2.7e-8 s a step and used all 200 steps of every call. Far from the
+    root a Newton step must now halve the log residual, or the search bisects."""
+    from edgealloc.flmar._fixed import MAX_ITER, _tau_at
+    from edgealloc.flmar._lagrange import devices_for
+
+    problem = _clock_drop(0.9, 0.75, 43)
+    options = problem.option_index(edgealloc.solve(problem, "optimal").allocation.resolution)
+    dev = devices_for(problem, options)
+    w2r = problem.weights.time * problem.rounds
+    tau, _, plan, calls = _tau_at(
+        dev, 1.0629618409184187e-258, w2r, problem.round_limit, None, None
+    )
+    assert calls < MAX_ITER // 3, calls
+    assert float(np.max(dev.t_min)) < tau
+    assert float(np.sum(plan.mu)) <= w2r  # the root lies within rounding of t_min

@@ -78,6 +78,7 @@ ROW_COLUMNS: tuple[str, ...] = (
     *SHARES,
     "excess_median_pct",
     "max_gap",
+    "open",
 )
 _OK = frozenset({Status.OPTIMAL.value, Status.FEASIBLE.value})
 #: The weight pairs (w1, w2) of Figs. 4-5: "low battery", "normal", "time sensitive".
@@ -199,8 +200,19 @@ def aggregate(records: Sequence[Mapping[str, Any]], group: Sequence[str]) -> lis
                 if opt[s]["objective"] != 0
             ]
             row["excess_median_pct"] = float(np.median(excess)) if excess else math.nan
-            gaps = [recs[s]["gap"] for s in paired if recs[s]["gap"] is not None]
+            # the largest gap among the certified drops (status optimal): an open gap is
+            # counted in ``open``, not reported as a certified one
+            gaps = [
+                recs[s]["gap"]
+                for s in paired
+                if recs[s]["gap"] is not None and recs[s]["status"] == Status.OPTIMAL.value
+            ]
             row["max_gap"] = float(max(gaps)) if gaps else math.nan
+            row["open"] = (
+                sum(recs[s]["status"] == Status.FEASIBLE.value for s in paired)
+                if scheme == "optimal"
+                else 0
+            )
             rows.append(row)
     return rows
 
