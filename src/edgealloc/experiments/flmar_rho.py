@@ -174,7 +174,7 @@ EXPERIMENT = sweep_experiment(
     draw=_plot,
     summary=_summary,
     notes=_notes,
-    duration="~1.5 h (estimated from 10-drop runs)",
+    duration="12 min on 2 workers at nice 19 beside the test suite (measured, 3,300 drops)",
     quick_duration="9 s",
 )
 #: Run the reproduction into ``out_dir`` (:meth:`.Experiment.run`; files: the module docstring).
