@@ -428,7 +428,7 @@ class Continuous:
         w_k/a_k`, :math:`N_T = V`, :math:`N_u = \rho^2 S` (for a free device
         :math:`a_k/\sigma_k = w_k/a_k`), :math:`G_T = \rho^2 (D - 2E(T + T_D)) - V`
         with :math:`E = \sum_{clip} w_k/x_k^3`, :math:`G_u = -2\rho^2(\rho D(T +
-        T_D) + S)`. Each step costs about a third of an evaluation of :meth:`_at`
+        T_D) + S)`. Each step costs less than half an evaluation of :meth:`_at`
         (no inner root, no point built); on the bench's K = 30 fleet 5 steps replace
         5 evaluations and 3 inner roots.
 
