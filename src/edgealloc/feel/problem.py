@@ -291,7 +291,8 @@ class FeelProblem(CanonicalProblem):
         up = np.asarray(uplink_slot, dtype=float)
         down = np.asarray(downlink_slot, dtype=float)
         # Each test below is one reduction where the plan passes it (a solver's plan, the
-        # common case), and locates the first offender only where it fails.
+        # common case), and locates the first offender only where it fails (K >= 1: the
+        # problem's arrays are validated non-empty).
         named = (("batch", b), ("uplink_slot", up), ("downlink_slot", down))
         for name, arr in named:
             if arr.shape != (k,):
@@ -306,10 +307,10 @@ class FeelProblem(CanonicalProblem):
         if integral and not np.array_equal(b, np.rint(b)):
             frac = np.flatnonzero(b != np.rint(b))
             violations.append(f"batch[{frac[0]}] = {b[frac[0]]} is not an integer")
-        if k and float(_min(b)) < 1 - RTOL:
+        if float(_min(b)) < 1 - RTOL:
             low = np.flatnonzero(b < 1 - RTOL)
             violations.append(f"batch[{low[0]}] = {b[low[0]]:g} < 1 (17e)")
-        if k and float(_max(b)) > self.max_batch * (1 + RTOL):
+        if float(_max(b)) > self.max_batch * (1 + RTOL):
             high = np.flatnonzero(b > self.max_batch * (1 + RTOL))
             violations.append(
                 f"batch[{high[0]}] = {b[high[0]]:g} > max_batch = {self.max_batch} (17e)"
@@ -319,7 +320,7 @@ class FeelProblem(CanonicalProblem):
             ("uplink_slot", up, sums[1], self.frame.uplink, "(17b)"),
             ("downlink_slot", down, sums[2], self.frame.downlink, "(17c)"),
         ):
-            if k and not float(_min(arr)) > 0:
+            if not float(_min(arr)) > 0:
                 slotted = False
                 bad = np.flatnonzero(arr <= 0)
                 violations.append(
@@ -340,8 +341,8 @@ class FeelProblem(CanonicalProblem):
                 )
         compute = self.compute_time(b)
         update = self.update_time()
-        lat_up = float(_max(compute + upload)) if k else -math.inf
-        lat_down = float(_max(download + update)) if k else -math.inf
+        lat_up = float(_max(compute + upload))
+        lat_down = float(_max(download + update))
         latency = lat_up + lat_down
         total_batch = sums[0]
         efficiency = (
