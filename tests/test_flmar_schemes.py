@@ -215,14 +215,21 @@ def test_fuzz_instances_whose_flat_price_curve_warned(index: int) -> None:
     assert edgealloc.solve(problem, "optimal").status is Status.OPTIMAL
 
 
+def _clock_drop(w1: float, f_ghz: float, seed: int):
+    """Drop ``seed`` of the ``flmar-clock`` point (w1, 1 - w1, f_max in GHz): mar-paper."""
+    overrides = {"w1": w1, "w2": round(1 - w1, 1), "f_max": f_ghz * 1e9, "baseline": "power"}
+    return edgealloc.load_problem(
+        "mar-paper", overrides={**overrides, "seed": seed, "baseline_seed": seed}
+    )
+
+
 @pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_flmar_clock_drop_whose_fixed_resolution_slope_overflowed() -> None:
     """``edgealloc reproduce flmar-clock``, f_max = 0.75 GHz, (w1, w2) = (0.9, 0.1), drop 27:
     the fixed-resolution price search summed d b / d lam of flat price curves to an
     overflow ('overflow encountered in reduce', _fixed.py). An infinite slope now
     bisects instead of taking a Newton step of zero; the optimum is still certified."""
-    overrides = {"w1": 0.9, "w2": 0.1, "f_max": 0.75e9, "seed": 27, "baseline_seed": 27}
-    problem = edgealloc.load_problem("mar-paper", overrides={**overrides, "baseline": "power"})
+    problem = _clock_drop(0.9, 0.75, 27)
     res = edgealloc.solve(problem, "optimal")
     assert res.status is Status.OPTIMAL
     assert res.objective - res.bound <= 1e-8 * abs(res.objective)
@@ -240,13 +247,6 @@ CLOCK_STALLS = [
     (0.5, 1.0, 83),
     (0.1, 1.0, 22),
 ]
-
-
-def _clock_drop(w1: float, f_ghz: float, seed: int):
-    overrides = {"w1": w1, "w2": round(1 - w1, 1), "f_max": f_ghz * 1e9, "baseline": "power"}
-    return edgealloc.load_problem(
-        "mar-paper", overrides={**overrides, "seed": seed, "baseline_seed": seed}
-    )
 
 
 @pytest.mark.parametrize(("w1", "f_ghz", "seed"), CLOCK_STALLS)
@@ -272,7 +272,7 @@ def test_round_time_search_bisects_where_sum_mu_is_flat() -> None:
     """_fixed._tau_at at a bandwidth price of 1e-258 (reached through the stalled bound above,
     drop 43): the time multipliers summed to 8e-118 at every round time tried, so Newton on
     log(sum mu) crept by 2.7e-8 s a step and used all 200 steps of every call. Far from the
-    root a Newton step must now halve the log residual, or the search bisects."""
+    root a Newton step that cuts the log residual by less than a tenth now bisects."""
     from edgealloc.flmar._fixed import MAX_ITER, _tau_at
     from edgealloc.flmar._lagrange import devices_for
 
