@@ -39,6 +39,10 @@ chunks, so float32 rounding differs, and over the tau x rounds local steps of
 a run (160-2,000 here) it grows to about 1e-3 of the parameter scale
 (``tests/test_flower_engines.py`` checks 1e-5 after each of two short rounds).
 
+``--device cuda`` runs both engines on a GPU: every Flower ClientApp trains
+there (the ones running at once share it through Ray's fractional GPUs) and
+so does the batched engine; the ServerApp evaluates on the CPU in both.
+
 All ratios are measured in the same run; nothing is quoted.
 """
 
@@ -63,7 +67,9 @@ TARGET = 10.0
 ONE_ROUND_TOLERANCE = 1e-5
 
 
-def _edgealloc(k: int, rounds: int, deadline: float) -> tuple[float, dict, object, float, list]:
+def _edgealloc(
+    k: int, rounds: int, deadline: float, device: str
+) -> tuple[float, dict, object, float, list]:
     import edgealloc
     from edgealloc.learn import TrainOptions, load_dataset
     from edgealloc.learn.models import model_for
@@ -81,19 +87,21 @@ def _edgealloc(k: int, rounds: int, deadline: float) -> tuple[float, dict, objec
         mode="federated",
     )
     result = edgealloc.solve(problem, "optimal")
-    options = TrainOptions(cycles=rounds, lr=0.1, seed=0, mode="federated", threads=1)
+    options = TrainOptions(
+        cycles=rounds, lr=0.1, seed=0, mode="federated", threads=1, device=device
+    )
     record = train(problem, result, data, spec=spec, options=options)
     wall = time.perf_counter() - t0
-    params = {name: p.numpy() for name, p in record.params.items()}
+    params = {name: p.cpu().numpy() for name, p in record.params.items()}
     per_round = record.wall_time_s / rounds
     return wall, params, record, per_round, list(result.tau)
 
 
-def _flower(k: int, rounds: int, deadline: float, cpus: int):
+def _flower(k: int, rounds: int, deadline: float, cpus: int, device: str):
     from edgealloc.integrations.flower import FlowerSettings, simulate
 
     settings = FlowerSettings.create(
-        "mel-sync", rounds=rounds, overrides={"devices": k, "T": deadline}, lr=0.1
+        "mel-sync", rounds=rounds, overrides={"devices": k, "T": deadline}, lr=0.1, device=device
     )
     with tempfile.TemporaryDirectory(prefix="bench-flower-") as folder:
         t0 = time.perf_counter()
@@ -125,11 +133,14 @@ def _one_round(settings, run, rounds: int) -> float:
         idx = ws.draw(pid, plan["result"]["samples"][k], rounds)
         xs.append(ws.x_all[idx])
         ys.append(ws.data.y_train[idx])
-    start = {n: torch.from_numpy(v.copy()) for n, v in run.strategy.models[rounds - 1].items()}
+    start = {
+        n: torch.from_numpy(v.copy()).to(settings.device)
+        for n, v in run.strategy.models[rounds - 1].items()
+    }
     new, _ = local_sgd_cycle(ws.spec, start, xs, ys, tau, lr=settings.lr)
     flower = run.strategy.models[rounds]
     scale = max(float(np.abs(v).max()) for v in flower.values())
-    return max(float(np.abs(new[n].numpy() - flower[n]).max()) for n in flower) / scale
+    return max(float(np.abs(new[n].cpu().numpy() - flower[n]).max()) for n in flower) / scale
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -146,6 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         default=max(1, (os.cpu_count() or 1) - 1),
         help="Flower ClientApps at once (default: the CPUs but one, as edgealloc flower does)",
+    )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="PyTorch device of both engines: cpu, cuda, cuda:N (on CUDA the Flower ClientApps "
+        "running at once share the GPU)",
     )
     args = parser.parse_args(argv)
     plain = _use_plain(args)
@@ -169,6 +186,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     import flwr
     import torch
 
+    from edgealloc.errors import ValidationError
+    from edgealloc.learn.engine import parse_device
+
+    try:
+        dev = parse_device(args.device)
+    except ValidationError as exc:
+        parser.error(f"--device: {exc.problem}")
+    gpu = torch.cuda.get_device_name(dev) if dev.type == "cuda" else None
+
     print_facts(plain)
     rows, overhead_rows, check_rows = [], [], []
     ok = True
@@ -178,10 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             where = f"T = {deadline:g} s, K = {k}"
             print(f"{where}: Flower simulation ...", file=sys.stderr, flush=True)
             settings, f_wall, run, f_warm, f_compute, f_tau = _flower(
-                k, rounds, deadline, args.cpus
+                k, rounds, deadline, args.cpus, args.device
             )
             print(f"{where}: edgealloc batched engine ...", file=sys.stderr, flush=True)
-            e_wall, e_params, record, e_round, e_tau = _edgealloc(k, rounds, deadline)
+            e_wall, e_params, record, e_round, e_tau = _edgealloc(k, rounds, deadline, args.device)
             ratio = f_wall / e_wall
             rows.append(
                 [
@@ -248,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows,
             [
                 f"Flower: {args.cpus} ClientApp(s) at once (Ray actors), torch "
-                f"{torch.__version__}, flwr {flwr.__version__}; edgealloc: 1 thread.",
+                f"{torch.__version__}, flwr {flwr.__version__}; edgealloc: 1 thread. Both on "
+                + (f"{args.device} ({gpu})." if gpu else f"{args.device}."),
                 "Whole calls, start-up included (Flower: Ray's start and shutdown; edgealloc: "
                 "loading the data and compiling the plan).",
                 f"Target: edgealloc at least {TARGET:g}x faster at K = 50: {verdict}.",

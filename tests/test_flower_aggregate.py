@@ -180,12 +180,73 @@ def test_settings_validate_once_and_round_trip() -> None:
         ({"rounds": 1, "scheme": "nope"}, "scheme"),
         ({"rounds": 1, "lr": 0}, "lr"),
         ({"rounds": 1, "overrides": {"devices": 0}}, "devices.count"),
+        ({"rounds": 1, "device": "tpu"}, "device"),
+        ({"rounds": 1, "device": "cuda:x"}, "device"),
+        ({"rounds": 1, "device": 0}, "device"),
     ],
 )
 def test_bad_settings_name_the_field(kwargs: dict, field: str) -> None:
     with pytest.raises(ValidationError) as info:
         FlowerSettings.create("mel-sync", **kwargs)
     assert info.value.field == field
+
+
+def test_a_device_is_checked_by_name_only_where_the_settings_are_made() -> None:
+    """The server may lack the nodes' GPU: ``create`` takes ``cuda`` here, with or without one."""
+    s = FlowerSettings.create("mel-sync", rounds=1, overrides={"devices": 3}, device="cuda:1")
+    assert FlowerSettings.from_json(s.to_json()).device == "cuda:1"
+    assert FlowerSettings.create("mel-sync", rounds=1).device == "cpu"
+
+
+def test_backend_config_shares_one_gpu_between_the_clientapps_at_once() -> None:
+    from edgealloc.integrations.flower.simulation import backend_config
+
+    cpu = backend_config(10, cpus=4)
+    assert cpu["client_resources"] == {"num_cpus": 1, "num_gpus": 0.0}
+    assert (cpu["init_args"]["num_cpus"], cpu["init_args"]["num_gpus"]) == (4, 0)
+    gpu = backend_config(10, cpus=4, device="cuda")
+    assert gpu["client_resources"] == {"num_cpus": 1, "num_gpus": 0.25}
+    assert (gpu["init_args"]["num_cpus"], gpu["init_args"]["num_gpus"]) == (4, 1)
+    few = backend_config(2, cpus=4, device="cuda:0")  # at most one ClientApp per node
+    assert few["client_resources"]["num_gpus"] == 0.5 and few["init_args"]["num_cpus"] == 2
+
+
+def _node_devices() -> list:
+    torch = pytest.importorskip("torch")
+    return [
+        "cpu",
+        pytest.param(
+            "cuda",
+            marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here"),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("device", _node_devices())
+@pytest.mark.parametrize("mode", ["local-sgd", "gradient"])
+def test_a_node_trains_the_same_model_on_every_device(mode: str, device: str) -> None:
+    """``train_on_partition(device=...)``: NumPy out, the CPU's result to float32 rounding."""
+    from edgealloc.integrations.flower.client import train_on_partition
+    from edgealloc.integrations.flower.workspace import workspace
+    from edgealloc.learn.engine import init_params
+
+    settings = FlowerSettings.create("mel-sync", rounds=1, overrides={"devices": 3, "T": 0.2})
+    ws = workspace(settings)
+    arrays = {n: v.numpy() for n, v in init_params(ws.spec, 0).items()}
+    config = {"mode": mode, "server-round": 1, "local-steps": 3, "num-examples": 20}
+    config |= {"batch-size": 20, "lr": 0.1}
+    ref, ref_report = train_on_partition(ws, 1, config, arrays)
+    out, report = train_on_partition(ws, 1, config, arrays, device=device)
+    assert set(out) == set(ref)
+    scale = max(float(np.abs(v).max()) for v in ref.values())
+    for name, value in out.items():
+        assert isinstance(value, np.ndarray) and value.dtype == np.float32
+        np.testing.assert_allclose(value, ref[name], rtol=0, atol=1e-5 * scale)
+    assert report["train-loss"] == pytest.approx(ref_report["train-loss"], rel=1e-5)
+    assert (report["local-steps"], report["num-examples"]) == (
+        ref_report["local-steps"],
+        ref_report["num-examples"],
+    )
 
 
 def test_a_canonical_problem_is_refused(tmp_path) -> None:

@@ -190,11 +190,24 @@ def test_the_command_runs_a_simulation_with_a_failing_node_and_replans(tmp_path:
     assert again.exit_code == 2 and "already exists" in again.output
 
 
+def _devices() -> list:
+    """The CPU, and CUDA where this machine has it (Ray then shares the GPU between actors)."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not cuda, reason="no CUDA GPU"))]
+
+
 @needs_proc
-def test_flower_and_edgealloc_train_give_the_same_model_every_round(tmp_path: Path) -> None:
+@pytest.mark.parametrize("device", _devices())
+def test_flower_and_edgealloc_train_give_the_same_model_every_round(
+    tmp_path: Path, device: str
+) -> None:
     """Item 3: same plan, seed, partition, initial weights and full-batch steps: the same model.
 
-    Also: each node trained exactly its planned values, and Ray listens on loopback only.
+    Also: each node trained exactly its planned values, and Ray listens on loopback only. On
+    CUDA both engines train on the GPU (the ServerApp evaluates on the CPU, ``train`` on the
+    GPU: the accuracies may then differ by a sample whose two logits tie to float32 rounding).
     """
     import edgealloc
     from edgealloc.integrations.flower import simulate
@@ -205,7 +218,9 @@ def test_flower_and_edgealloc_train_give_the_same_model_every_round(tmp_path: Pa
 
     overrides = {"devices": 3, "T": 0.5}  # tau = 7 steps; lr 0.1 (a larger one amplifies
     # float32 rounding, e.g. the engine's padding of a batched chunk, beyond 1e-5 in a round)
-    settings = FlowerSettings.create("mel-sync", rounds=2, overrides=overrides, lr=0.1)
+    settings = FlowerSettings.create(
+        "mel-sync", rounds=2, overrides=overrides, lr=0.1, device=device
+    )
     heard: list[set[str]] = []
 
     def during_the_run(line: str) -> None:  # called by the ServerApp while Ray is up
@@ -232,15 +247,18 @@ def test_flower_and_edgealloc_train_give_the_same_model_every_round(tmp_path: Pa
     assert plans[1]["result"]["tau"] == list(result.tau)
     assert plans[1]["result"]["samples"] == list(result.samples)
     for cycles in (1, 2):
-        options = TrainOptions(cycles=cycles, lr=0.1, seed=0, mode="federated")
+        options = TrainOptions(cycles=cycles, lr=0.1, seed=0, mode="federated", device=device)
         record = train(problem, result, data, spec=spec, options=options)
         flower_model = run.strategy.models[cycles]
         scale = max(float(np.abs(v).max()) for v in flower_model.values())
         assert set(flower_model) == set(record.params)
         for name, value in record.params.items():
-            np.testing.assert_allclose(flower_model[name], value.numpy(), rtol=0, atol=1e-5 * scale)
+            np.testing.assert_allclose(
+                flower_model[name], value.cpu().numpy(), rtol=0, atol=1e-5 * scale
+            )
         row = run.history.rounds[cycles]
-        assert row["test_accuracy"] == pytest.approx(record.final["test_accuracy"], abs=1e-12)
+        tie = 1e-12 if device == "cpu" else 1.5 / data.n_test
+        assert row["test_accuracy"] == pytest.approx(record.final["test_accuracy"], abs=tie)
         assert row["train_loss"] == pytest.approx(record.final["train_loss"], rel=1e-5)
         assert row["sim_time_s"] == pytest.approx(record.final["sim_time_s"], rel=1e-12)
         assert row["energy_j"] == pytest.approx(record.final["energy_j"], rel=1e-12)
@@ -284,6 +302,27 @@ def test_feel_federation_and_edgealloc_train_give_the_same_model_every_round(
         assert row["energy_j"] == pytest.approx(record.final["energy_j"], rel=1e-9)
     first = next(iter(run.strategy.models[1]))
     assert not np.allclose(run.strategy.models[1][first], run.strategy.models[2][first])
+
+
+def test_a_gpu_this_machine_lacks_is_refused_before_any_process_starts(tmp_path: Path) -> None:
+    """``--device cuda`` without one: one line naming the flag, exit 2, nothing started."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    from edgealloc.errors import ValidationError
+    from edgealloc.integrations.flower import simulate
+
+    out = tmp_path / "out"
+    args = ["mel-sync", "--rounds", "1", "--set", "devices=2", "--device", "cuda"]
+    res = CliRunner().invoke(_cli(), [*args, "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "--device" in res.output and "not available" in res.output
+    assert "Traceback" not in res.output and not out.exists()
+    settings = FlowerSettings.create("mel-sync", rounds=1, overrides={"devices": 2}, device="cuda")
+    with pytest.raises(ValidationError) as info:
+        simulate(settings, tmp_path / "run")
+    assert info.value.field == "device"
 
 
 @needs_proc

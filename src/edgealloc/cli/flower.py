@@ -74,6 +74,7 @@ _FLAGS = {
     "quarantine_rounds": "--quarantine",
     "round_timeout_s": "--round-timeout",
     "threads": "--threads",
+    "device": "--device",
 }
 _ENGINES = ("simulation", "deployment")
 
@@ -113,6 +114,7 @@ def _run(
     quarantine: int,
     round_timeout: float,
     threads: int,
+    device: str,
     keep_run: bool,
     force: bool,
 ) -> None:
@@ -143,10 +145,12 @@ def _run(
             quarantine_rounds=quarantine,
             round_timeout_s=round_timeout,
             threads=threads,
+            device=device,
         )
     if engine == "simulation":
         fl.require_ray()
-    preflight(settings)  # a bad scenario or an infeasible plan, before any process starts
+    with _flag_errors():  # a bad scenario, a missing GPU or an infeasible plan, before any process
+        preflight(settings)
     if out.exists() and not out.is_dir():
         raise ValidationError(str(out), "exists and is not a directory")
     paths = output_paths(out)
@@ -275,6 +279,14 @@ def flower_command(
     threads: Annotated[
         int, typer.Option("--threads", help="PyTorch threads per node (1 is fastest here).")
     ] = 1,
+    device: Annotated[
+        str,
+        typer.Option(
+            "--device",
+            help="PyTorch device the nodes train on: cpu, cuda, cuda:N or mps (the server "
+            "evaluates on the CPU).",
+        ),
+    ] = "cpu",
     keep_run: Annotated[
         bool, flag("--keep-run", help="Keep the run's folder (history, process logs) in --out.")
     ] = False,
@@ -306,6 +318,7 @@ def flower_command(
         quarantine,
         round_timeout,
         threads,
+        device,
         keep_run,
         force,
     )

@@ -86,14 +86,16 @@ def _module_switches(telemetry: str | None, ray_cluster: bool | None) -> tuple[A
     return before
 
 
-def loopback_environment(flwr_home: str | Path) -> dict[str, Any]:
-    """Set :data:`OFFLINE_ENV` and ``FLWR_HOME`` in ``os.environ``; returns what to restore.
+def loopback_environment(
+    flwr_home: str | Path, extra: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Set :data:`OFFLINE_ENV`, ``FLWR_HOME`` and ``extra`` in ``os.environ``; what to restore.
 
     Also switches off Flower's telemetry and Ray's cluster mode in modules
     already imported (both read the environment when first imported).
     :func:`restore_environment` undoes all of it.
     """
-    values = {**OFFLINE_ENV, "FLWR_HOME": str(flwr_home)}
+    values = {**OFFLINE_ENV, "FLWR_HOME": str(flwr_home), **(extra or {})}
     before: dict[str, Any] = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     before[_MODULES] = _module_switches("0", False)
@@ -382,9 +384,11 @@ class ProcessGuard:
 
 
 @contextlib.contextmanager
-def guarded_environment(flwr_home: str | Path) -> Iterator[None]:
+def guarded_environment(
+    flwr_home: str | Path, extra: Mapping[str, str] | None = None
+) -> Iterator[None]:
     """:func:`loopback_environment` for the block, restored afterwards."""
-    before = loopback_environment(flwr_home)
+    before = loopback_environment(flwr_home, extra)
     try:
         yield
     finally:

@@ -109,8 +109,9 @@ def _gradient(spec: Any, params: dict[str, Any], x: np.ndarray, y: np.ndarray) -
     """Gradient of the mean loss on ``(x, y)`` at ``params`` ([FEEL] eq. (1)), and the loss."""
     import torch
 
-    module = spec.build(0)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    dev = next(iter(params.values())).device
+    module = spec.build(0).to(dev)
+    xt, yt = torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
 
     def loss(p: dict[str, Any]) -> Any:
         return _mean_loss(spec, torch.func.functional_call(module, p, (xt,)), yt)
@@ -124,6 +125,8 @@ def train_on_partition(
     partition_id: int,
     config: Mapping[str, Any],
     arrays: Mapping[str, np.ndarray],
+    *,
+    device: str | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, float | int]]:
     """Train partition ``partition_id``'s share of the round exactly as ``config`` says.
 
@@ -137,6 +140,10 @@ def train_on_partition(
         The train config received (:data:`~.keys.CONFIG_FIELDS`).
     arrays
         The global model, name -> array.
+    device
+        The PyTorch device to train on (default the CPU; checked by
+        :func:`edgealloc.learn.engine.parse_device`). The arrays returned are
+        NumPy arrays either way.
 
     Returns
     -------
@@ -147,7 +154,7 @@ def train_on_partition(
     """
     import torch
 
-    from ...learn.engine import local_sgd_cycle
+    from ...learn.engine import local_sgd_cycle, parse_device
 
     mode = config.get("mode")
     round_ = int(config["server-round"])
@@ -158,7 +165,8 @@ def train_on_partition(
     take = examples if mode == "local-sgd" else batch
     idx = ws.draw(partition_id, take, round_)
     x, y = ws.x_all[idx], ws.data.y_train[idx]
-    params = {name: torch.from_numpy(np.array(v, copy=True)) for name, v in arrays.items()}
+    dev = parse_device(device)
+    params = {name: torch.from_numpy(np.array(v, copy=True)).to(dev) for name, v in arrays.items()}
     t0 = time.perf_counter()
     if mode == "local-sgd":
         new, losses = local_sgd_cycle(
@@ -261,7 +269,7 @@ def make_client_app(settings: FlowerSettings | None = None) -> Any:
             )
         with torch_threads(s.threads):
             arrays, report = train_on_partition(
-                workspace(s), pid, config, to_numpy(msg.content[ARRAYS_RECORD])
+                workspace(s), pid, config, to_numpy(msg.content[ARRAYS_RECORD]), device=s.device
             )
         content = RecordDict(
             {ARRAYS_RECORD: to_record(arrays), METRICS_RECORD: MetricRecord(report)}

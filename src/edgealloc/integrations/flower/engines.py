@@ -34,12 +34,17 @@ __all__ = ["preflight", "run_engine"]
 def preflight(settings: FlowerSettings) -> Plan:
     """The first round's plan for the scenario's own devices, before any process starts.
 
-    Catches a bad scenario or override (``ValidationError``) or an infeasible
-    plan (``InfeasibleError``, with what would help) in seconds, instead of
-    after Ray or a SuperLink has started.
+    Catches a bad scenario or override or a device this machine lacks
+    (``ValidationError``) or an infeasible plan (``InfeasibleError``, with
+    what would help) in seconds, instead of after Ray or a SuperLink has
+    started.
     """
     from .families import flower_family
 
+    if settings.device != "cpu":
+        from ...learn.engine import parse_device
+
+        parse_device(settings.device)  # the nodes run on this machine
     ws = workspace(settings)
     profiles = flower_family(settings.family).profiles(settings, ws)
     return Planner(settings, ws).plan(1, dict(enumerate(profiles)), "first round")

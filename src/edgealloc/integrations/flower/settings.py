@@ -26,6 +26,7 @@ import dataclasses
 import json
 import math
 import numbers
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ RUN_CONFIG_KEY = "edgealloc-settings"
 ENGINES: tuple[str, ...] = ("simulation", "deployment")
 _MODELS = ("mlp", "cnn", "linear")
 _PARTITIONS = ("iid", "shards", "unbalanced")
+#: PyTorch device names a node can train on (availability is checked where it runs).
+_DEVICE = re.compile(r"cpu|cuda(:[0-9]+)?|mps")
 
 
 def resolve_scenario(source: str | Path | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -137,6 +140,12 @@ class FlowerSettings:
         Wall-clock seconds to wait for the nodes to connect before round 1.
     threads
         PyTorch threads per node.
+    device
+        The PyTorch device the nodes train on: ``cpu``, ``cuda``, ``cuda:N``
+        or ``mps`` (the ServerApp evaluates on the CPU). Checked here by
+        name only; :func:`~.simulation.simulate`, the deployment and
+        ``edgealloc flower`` check that this machine has it before any
+        process starts, and a node that lacks it fails its rounds.
     save_models
         Save the global model after every round (``models/round-N.npz`` in
         the run folder).
@@ -162,6 +171,7 @@ class FlowerSettings:
     query_timeout_s: float = 180.0
     node_wait_s: float = 180.0
     threads: int = 1
+    device: str = "cpu"
     save_models: bool = False
 
     # ------------------------------------------------------------- building
@@ -231,6 +241,10 @@ class FlowerSettings:
         for name in ("round_timeout_s", "query_timeout_s", "node_wait_s"):
             _real(name, getattr(self, name), low=0.0, closed=False)
         check_int("threads", self.threads, minimum=1)
+        if not isinstance(self.device, str) or not _DEVICE.fullmatch(self.device):
+            raise ValidationError(
+                "device", f"must be cpu, cuda, cuda:N or mps (got {self.device!r})"
+            )
         if not isinstance(self.save_models, bool):
             raise ValidationError(
                 "save_models", f"must be True or False (got {self.save_models!r})"

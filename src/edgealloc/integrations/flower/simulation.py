@@ -3,7 +3,8 @@
 :func:`simulate` runs the edgealloc ServerApp and ClientApp in this process
 with :func:`flwr.simulation.run_simulation` (Ray, the only simulation
 back-end of Flower 1.42), one virtual SuperNode per device of the scenario,
-each ClientApp on one CPU. The run is offline and loopback-only
+each ClientApp on one CPU (and a share of the GPU when the settings'
+``device`` is one). The run is offline and loopback-only
 (:func:`~._procs.loopback_environment`: no telemetry, no update check, no
 dependency installation, Flower's state in a scratch folder, every Ray
 listener on 127.0.0.1), and every process Ray starts is stopped by PID when
@@ -49,20 +50,29 @@ class SimulationRun:
     stopped: tuple[int, ...]
 
 
-def backend_config(n_nodes: int, cpus: int | None = None) -> dict[str, Any]:
+#: Ray sets a worker's ``CUDA_VISIBLE_DEVICES`` to the GPUs it assigned ("" for none)
+#: unless this is set; with it every ClientApp sees the GPUs the driver sees, so a
+#: node's ``cuda:N`` names the same GPU as the settings' ``device``.
+RAY_NOSET_CUDA = {"RAY_EXPERIMENTAL_NOSET_CUDA_VISIBLE_DEVICES": "1"}
+
+
+def backend_config(n_nodes: int, cpus: int | None = None, device: str = "cpu") -> dict[str, Any]:
     """Ray settings: one CPU per ClientApp, loopback, no dashboard.
 
     By default as many ClientApps run at once as the machine has CPUs but one
     (the ServerApp evaluates and aggregates meanwhile), at most one per node:
     on a 2-core machine two Ray actors importing PyTorch side by side made the
-    first round three times slower than one.
+    first round three times slower than one. On a CUDA ``device`` the
+    ClientApps running at once share its one GPU (Flower's fractional
+    ``num_gpus``; :data:`RAY_NOSET_CUDA` keeps the device names as they are).
     """
     cpus = max(1, min(cpus or max(1, (os.cpu_count() or 1) - 1), n_nodes))
+    gpu = device.startswith("cuda")
     return {
-        "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+        "client_resources": {"num_cpus": 1, "num_gpus": 1.0 / cpus if gpu else 0.0},
         "init_args": {
             "num_cpus": cpus,
-            "num_gpus": 0,
+            "num_gpus": 1 if gpu else 0,
             "include_dashboard": False,
             "_node_ip_address": "127.0.0.1",
             "logging_level": logging.ERROR,
@@ -108,6 +118,10 @@ def simulate(
 
     require_flower()
     require_ray()
+    if settings.device != "cpu":
+        from ...learn.engine import parse_device
+
+        parse_device(settings.device)  # this machine has it, before Ray starts
     scratch = None
     if run_dir is None:
         scratch = tempfile.TemporaryDirectory(prefix="edgealloc-flower-")
@@ -120,7 +134,8 @@ def simulate(
     try:
         # Flower shuts Ray down when run_simulation ends (also on Ctrl-C); of what is left,
         # Ray's autoscaler monitor ignores SIGTERM: a short grace before SIGKILL.
-        with guarded_environment(home), ProcessGuard(grace_s=2.0) as guard:
+        extra = RAY_NOSET_CUDA if settings.device.startswith("cuda") else None
+        with guarded_environment(home, extra), ProcessGuard(grace_s=2.0) as guard:
             from flwr.simulation import run_simulation
 
             from .client import make_client_app
@@ -138,7 +153,9 @@ def simulate(
                     ),
                     client_app=make_client_app(settings),
                     num_supernodes=settings.n_nodes,
-                    backend_config=backend_config(settings.n_nodes, cpus),  # type: ignore[arg-type]
+                    backend_config=backend_config(  # type: ignore[arg-type]
+                        settings.n_nodes, cpus, settings.device
+                    ),
                 )
             finally:
                 flwr_logger.setLevel(level)
