@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import edgealloc
+from devices import cpu_and_cuda
 from edgealloc.errors import InfeasibleError, ValidationError
 from edgealloc.integrations.flower import (
     DeviceProfile,
@@ -211,21 +212,11 @@ def test_backend_config_shares_one_gpu_between_the_clientapps_at_once() -> None:
     assert few["client_resources"]["num_gpus"] == 0.5 and few["init_args"]["num_cpus"] == 2
 
 
-def _node_devices() -> list:
-    torch = pytest.importorskip("torch")
-    return [
-        "cpu",
-        pytest.param(
-            "cuda",
-            marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here"),
-        ),
-    ]
-
-
-@pytest.mark.parametrize("device", _node_devices())
+@pytest.mark.parametrize("device", cpu_and_cuda())
 @pytest.mark.parametrize("mode", ["local-sgd", "gradient"])
 def test_a_node_trains_the_same_model_on_every_device(mode: str, device: str) -> None:
     """``train_on_partition(device=...)``: NumPy out, the CPU's result to float32 rounding."""
+    pytest.importorskip("torch")
     from edgealloc.integrations.flower.client import train_on_partition
     from edgealloc.integrations.flower.workspace import workspace
     from edgealloc.learn.engine import init_params

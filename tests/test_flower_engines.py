@@ -21,6 +21,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from devices import cpu_and_cuda, cuda_available
 from edgealloc.integrations.flower import FlowerSettings
 from edgealloc.integrations.flower._procs import descendants
 
@@ -190,16 +191,8 @@ def test_the_command_runs_a_simulation_with_a_failing_node_and_replans(tmp_path:
     assert again.exit_code == 2 and "already exists" in again.output
 
 
-def _devices() -> list:
-    """The CPU, and CUDA where this machine has it (Ray then shares the GPU between actors)."""
-    import torch
-
-    cuda = torch.cuda.is_available()
-    return ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not cuda, reason="no CUDA GPU"))]
-
-
 @needs_proc
-@pytest.mark.parametrize("device", _devices())
+@pytest.mark.parametrize("device", cpu_and_cuda())  # on CUDA Ray shares the GPU between actors
 def test_flower_and_edgealloc_train_give_the_same_model_every_round(
     tmp_path: Path, device: str
 ) -> None:
@@ -306,9 +299,7 @@ def test_feel_federation_and_edgealloc_train_give_the_same_model_every_round(
 
 def test_a_gpu_this_machine_lacks_is_refused_before_any_process_starts(tmp_path: Path) -> None:
     """``--device cuda`` without one: one line naming the flag, exit 2, nothing started."""
-    import torch
-
-    if torch.cuda.is_available():
+    if cuda_available():
         pytest.skip("this machine has a CUDA GPU")
     from edgealloc.errors import ValidationError
     from edgealloc.integrations.flower import simulate

@@ -26,7 +26,7 @@ from .errors import FlowerRunError, raise_history_error
 from .history import History, load_history
 from .planning import Plan, Planner
 from .settings import ENGINES, FlowerSettings
-from .workspace import workspace
+from .workspace import require_device, workspace
 
 __all__ = ["preflight", "run_engine"]
 
@@ -41,10 +41,7 @@ def preflight(settings: FlowerSettings) -> Plan:
     """
     from .families import flower_family
 
-    if settings.device != "cpu":
-        from ...learn.engine import parse_device
-
-        parse_device(settings.device)  # the nodes run on this machine
+    require_device(settings)
     ws = workspace(settings)
     profiles = flower_family(settings.family).profiles(settings, ws)
     return Planner(settings, ws).plan(1, dict(enumerate(profiles)), "first round")

@@ -27,6 +27,7 @@ from typing import Any
 from ._procs import ProcessGuard, guarded_environment
 from .history import History, Recorder
 from .settings import FlowerSettings
+from .workspace import require_device
 
 __all__ = ["SimulationRun", "simulate"]
 
@@ -118,10 +119,7 @@ def simulate(
 
     require_flower()
     require_ray()
-    if settings.device != "cpu":
-        from ...learn.engine import parse_device
-
-        parse_device(settings.device)  # this machine has it, before Ray starts
+    require_device(settings)  # before Ray starts
     scratch = None
     if run_dir is None:
         scratch = tempfile.TemporaryDirectory(prefix="edgealloc-flower-")

@@ -28,7 +28,7 @@ import numpy as np
 
 from .settings import FlowerSettings
 
-__all__ = ["Workspace", "workspace"]
+__all__ = ["Workspace", "require_device", "workspace"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -112,3 +112,15 @@ def _build(text: str) -> Workspace:
 def workspace(settings: FlowerSettings) -> Workspace:
     """The (cached) workspace of ``settings``."""
     return _build(settings.to_json())
+
+
+def require_device(settings: FlowerSettings) -> None:
+    """Raise ``ValidationError("device", ...)`` unless this machine has the nodes' device.
+
+    Called before any process starts, where the nodes run on this machine
+    (the simulation, a loopback deployment); the CPU needs no PyTorch import.
+    """
+    if settings.device != "cpu":
+        from ...learn.engine import parse_device
+
+        parse_device(settings.device)
